@@ -91,7 +91,7 @@ def swap_in(part: Partition, version: Path) -> Path:
 def write_parquet(df: Any, part: Partition) -> Path:
     """Write a Spark DataFrame as ``part``, atomically."""
     version = new_version(part)
-    df.write.mode("errorifexists").parquet(str(version))
+    df.write.mode("error").parquet(str(version))
     return swap_in(part, version)
 
 

@@ -1,0 +1,126 @@
+"""What every orchestrator adapter offers the benchmark, and the normalised records it returns.
+
+An adapter runs one date of a pipeline, backfills a range with bounded parallelism, and reads
+back what the orchestrator itself recorded (runs, step states, attempts, durations, logs),
+all in the shapes below, so the harness compares orchestrators without knowing them.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import asdict, dataclass, field
+from datetime import date as Date
+from typing import Any
+
+from pipelines_core.config import WorkbenchConfig
+
+
+@dataclass
+class AttemptView:
+    """One attempt of one task as the orchestrator recorded it."""
+
+    attempt: int
+    state: str  # success | failed | skipped | upstream_failed | running | unknown
+    start: str | None = None  # ISO 8601, UTC
+    end: str | None = None
+    duration_s: float | None = None
+    error: str | None = None
+    log_excerpt: str | None = None
+
+
+@dataclass
+class StepView:
+    """One task (a step, or one mapped instance of a step) of one run."""
+
+    step: str
+    state: str
+    map_key: str | None = None
+    attempts: list[AttemptView] = field(default_factory=list)
+
+
+@dataclass
+class RunView:
+    """One run of a pipeline for one date, as the orchestrator recorded it."""
+
+    run_id: str
+    pipeline: str
+    date: str
+    state: str  # success | failed | running | queued | unknown
+    start: str | None = None
+    end: str | None = None
+    steps: list[StepView] = field(default_factory=list)
+    url: str | None = None  # where the run is seen in the orchestrator's UI
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def step(self, name: str, map_key: str | None = None) -> StepView | None:
+        return next((s for s in self.steps if s.step == name and s.map_key == map_key), None)
+
+
+@dataclass
+class BackfillView:
+    """The outcome of a backfill: one run per date, and how the orchestrator ran it."""
+
+    pipeline: str
+    dates: list[str]
+    parallelism: int
+    wall_s: float
+    runs: list[RunView] = field(default_factory=list)
+    mechanism: str = ""  # e.g. "airflow backfill create", "RangeDaily", "thread pool"
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What the orchestrator does natively; the report says "not supported" for a False."""
+
+    exponential_backoff: bool
+    max_retry_delay: bool
+    retry_jitter: bool
+    attempt_timeout: bool
+    attempt_number_in_task: bool
+    native_backfill: bool
+    metrics_endpoint: bool
+    notes: dict[str, str] = field(default_factory=dict)
+
+
+class Adapter(abc.ABC):
+    """One orchestrator, seen by the benchmark harness.
+
+    Lifecycle: ``start()`` brings up the orchestrator's services (no-op for the direct runner),
+    the harness calls ``run_date``/``backfill``/``read_runs``, then ``stop()`` leaves nothing
+    running. The adapter runs in the root environment and reaches its orchestrator through
+    its own environment (a subprocess in ``<name>_impl/.venv``) or its API.
+    """
+
+    name: str = ""
+    namespace: str = ""
+    capabilities: Capabilities
+
+    def __init__(self, config: WorkbenchConfig) -> None:
+        self.config = config.replace(namespace=self.namespace or self.name,
+                                     orchestrator=self.name)
+
+    def start(self) -> None:
+        """Start the orchestrator's services (server, scheduler, daemon)."""
+
+    def stop(self) -> None:
+        """Stop everything ``start`` started."""
+
+    @abc.abstractmethod
+    def run_date(self, pipeline: str, day: Date, *, env: dict[str, str] | None = None,
+                 timeout_s: float = 900) -> RunView:
+        """Run ``pipeline`` for ``day`` to its end and return the orchestrator's record of it.
+
+        ``env`` carries extra environment for the tasks (a fault plan).
+        """
+
+    @abc.abstractmethod
+    def backfill(self, pipeline: str, start: Date, end: Date, *, parallelism: int = 2,
+                 env: dict[str, str] | None = None, timeout_s: float = 1800) -> BackfillView:
+        """Run every date from ``start`` to ``end`` (inclusive) through the orchestrator's own
+        backfill machinery, at most ``parallelism`` runs at once."""
+
+    @abc.abstractmethod
+    def read_runs(self, pipeline: str, day: Date | None = None) -> list[RunView]:
+        """Every run of ``pipeline`` (for ``day`` if given) the orchestrator recorded."""
