@@ -1,0 +1,138 @@
+"""What both workbench DAGs share: the configuration, Airflow retry settings taken from the
+spec, the silver-customers Asset, the failure and deadline alerts, and the one call a task
+body makes (parse Airflow's context, run the core step, hand back its small result).
+
+This folder is listed in ``.airflowignore``: it is a helper package, not a DAG file.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date as Date
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from airflow.sdk import (Asset, AsyncCallback, DeadlineAlert, DeadlineReference,
+                         ExceptionRetryPolicy, RetryAction, RetryRule, get_current_context)
+
+from pipelines_core.alerts import send_alert
+from pipelines_core.config import WorkbenchConfig, load_config, parse_date
+from pipelines_core.runtime import run_step
+from pipelines_core.spec import PipelineSpec, retry_policy
+
+ORCHESTRATOR = "airflow"
+
+# The ETL's silver customers, produced by ``customer_daily_etl.ingest_cdc`` and scheduling
+# ``lead_scoring_mlops``. ``x-`` marks a scheme Airflow has no normaliser for.
+SILVER_CUSTOMERS = Asset(name="silver_customers", uri="x-workbench://lake/silver/customers",
+                         group="workbench")
+
+# How long a run may take, from being queued, before the deadline alert fires (Airflow 3
+# Deadline Alerts replace the SLA callbacks of Airflow 2). Queued time, not logical date:
+# a backfill of old dates would otherwise miss every deadline at once.
+DEADLINE_AFTER = timedelta(hours=float(os.environ.get("WORKBENCH_AIRFLOW_DEADLINE_H", "4")))
+
+
+def workbench_config() -> WorkbenchConfig:
+    """The workbench configuration of this process, in the ``airflow`` namespace unless the
+    environment names another one (the tests do)."""
+    config = load_config()
+    if not os.environ.get("WORKBENCH_NAMESPACE"):
+        config = config.replace(namespace=ORCHESTRATOR)
+    return config.replace(orchestrator=ORCHESTRATOR)
+
+
+def default_args(spec: PipelineSpec, config: WorkbenchConfig) -> dict[str, Any]:
+    """Airflow's retry settings from the spec's policy (with the configuration's overrides).
+
+    Airflow computes the delay before retry ``n`` as ``retry_delay * factor**(n-1)`` plus a
+    deterministic hash-based jitter of up to that much again, capped at ``max_retry_delay``.
+    """
+    policy = retry_policy(spec, config)
+    return {
+        "owner": "workbench",
+        "retries": policy.retries,
+        "retry_delay": timedelta(seconds=policy.base_delay_s),
+        "retry_exponential_backoff": policy.backoff_factor,
+        "max_retry_delay": timedelta(seconds=policy.max_delay_s),
+        "execution_timeout": timedelta(seconds=policy.timeout_s),
+        "on_failure_callback": alert_on_failure,
+    }
+
+
+# A gate's verdict is about the data, not a transient fault: retrying cannot change it.
+GATE_RETRY_POLICY = ExceptionRetryPolicy(rules=[
+    RetryRule(exception="pipelines_core.errors.GateFailed", action=RetryAction.FAIL,
+              reason="a failed gate is a verdict on the data; retrying cannot change it"),
+])
+
+
+def step_args(spec: PipelineSpec, name: str) -> dict[str, Any]:
+    """Per-task arguments from the spec: the task id is the step's name, its doc the step's."""
+    step = spec.step(name)
+    args: dict[str, Any] = {"task_id": step.name, "doc_md": step.doc}
+    if step.kind == "gate":
+        args["retry_policy"] = GATE_RETRY_POLICY
+    return args
+
+
+def start_date(spec: PipelineSpec) -> datetime:
+    return datetime(spec.start_date.year, spec.start_date.month, spec.start_date.day,
+                    tzinfo=timezone.utc)
+
+
+def data_date(context: Any) -> Date:
+    """The data date of a run: its logical date; for an asset-triggered run (no logical date
+    in Airflow 3) the date the producing run put on the asset event; else ``conf["date"]``."""
+    logical = context.get("logical_date")
+    if logical is not None:
+        return logical.date()
+    for events in (context.get("triggering_asset_events") or {}).values():
+        for event in events:
+            if (event.extra or {}).get("date"):
+                return parse_date(event.extra["date"])
+    dag_run = context.get("dag_run")
+    conf = (getattr(dag_run, "conf", None) or {}) if dag_run is not None else {}
+    if conf.get("date"):
+        return parse_date(str(conf["date"]))
+    raise ValueError("run has no logical date, no triggering asset event with a date, "
+                     "and no conf['date']")
+
+
+def run(spec: PipelineSpec, step: str, *, map_key: str | None = None,
+        inputs: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Run one attempt of ``step`` through the core, with Airflow's date and try number."""
+    context = get_current_context()
+    return run_step(spec, step, data_date(context), config=workbench_config(),
+                    attempt=context["ti"].try_number, map_key=map_key, inputs=inputs,
+                    orchestrator=ORCHESTRATOR)
+
+
+def alert_on_failure(context: Any) -> None:
+    """``on_failure_callback`` of every task: one alert per task that fails for good."""
+    ti = context["ti"]
+    exc = context.get("exception")
+    try:
+        day = data_date(context).isoformat()
+    except ValueError:
+        day = ""
+    send_alert(workbench_config(), pipeline=ti.dag_id, date=day, step=ti.task_id,
+               error=f"{type(exc).__name__}: {exc}" if exc else "failed",
+               orchestrator=ORCHESTRATOR,
+               extra={"attempts": ti.try_number, "run_id": ti.run_id,
+                      "map_index": ti.map_index})
+
+
+async def deadline_missed(dag_id: str, **kwargs: Any) -> None:
+    """Deadline callback (run by the triggerer): a run is still going past its deadline."""
+    context = kwargs.get("context") or {}
+    dag_run = context.get("dag_run") or {}
+    logical = dag_run.get("logical_date") if isinstance(dag_run, dict) else None
+    send_alert(workbench_config(), pipeline=dag_id, date=str(logical or "")[:10], step=None,
+               error=f"run not finished within {DEADLINE_AFTER} of being queued",
+               orchestrator=ORCHESTRATOR, kind="deadline")
+
+
+def deadline(spec: PipelineSpec) -> DeadlineAlert:
+    return DeadlineAlert(reference=DeadlineReference.DAGRUN_QUEUED_AT, interval=DEADLINE_AFTER,
+                         callback=AsyncCallback(deadline_missed, kwargs={"dag_id": spec.name}))

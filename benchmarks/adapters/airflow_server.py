@@ -1,0 +1,348 @@
+"""Start, stop and talk to a real Airflow 3 (``airflow standalone``) over a workbench-owned home.
+
+Standard library only, so that both the adapter (root environment) and the Airflow
+implementation's own tests (Airflow environment) use it. The server runs from
+``airflow_impl/.venv`` in its own process group, bound to 127.0.0.1; it is stopped by TERM to
+the whole group, a wait, then KILL. Runs, task instances, tries and logs are read through
+the REST API v2 with a JWT from ``POST /auth/token``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any, Mapping
+
+IMPL_DIR = Path(__file__).resolve().parents[2] / "airflow_impl"
+VENV_BIN = IMPL_DIR / ".venv" / "bin"
+DAGS_FOLDER = IMPL_DIR / "dags"
+USERNAME = "workbench"
+
+
+class AirflowError(RuntimeError):
+    pass
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def airflow_env(home: Path, *, api_port: int, extra: Mapping[str, str] | None = None,
+                log_ports: tuple[int, int] | None = None) -> dict[str, str]:
+    """The environment of every Airflow process of one home: config as ``AIRFLOW__*``."""
+    home = Path(home)
+    log_ports = log_ports or (free_port(), free_port())
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__PARALLELISM": "4",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USERNAME}:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__PORT": str(api_port),
+        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{api_port}",
+        "AIRFLOW__API__WORKERS": "1",
+        "AIRFLOW__API_AUTH__JWT_SECRET": _secret(home),
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(log_ports[0]),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(log_ports[1]),
+        # A small machine and short test delays: look for work often.
+        "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
+        "AIRFLOW__SCHEDULER__JOB_HEARTBEAT_SEC": "1",
+        "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "30",
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+    }
+    if os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"):
+        env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    else:
+        env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{home / 'airflow.db'}"
+    env.update(extra or {})
+    return env
+
+
+def _secret(home: Path) -> str:
+    path = Path(home) / "jwt_secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(os.urandom(24).hex())
+    return path.read_text().strip()
+
+
+def migrate(env: Mapping[str, str], timeout_s: float = 300) -> None:
+    """``airflow db migrate`` for the home of ``env`` (idempotent)."""
+    proc = subprocess.run([str(VENV_BIN / "airflow"), "db", "migrate"], env=dict(env),
+                          capture_output=True, text=True, timeout=timeout_s)
+    if proc.returncode != 0:
+        raise AirflowError(f"airflow db migrate failed:\n{proc.stderr[-3000:]}")
+
+
+class AirflowServer:
+    """``airflow standalone`` (scheduler, dag-processor, triggerer, api-server) for one home."""
+
+    def __init__(self, home: Path, *, api_port: int | None = None,
+                 extra_env: Mapping[str, str] | None = None) -> None:
+        self.home = Path(home)
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.api_port = api_port or free_port()
+        self.log_ports = (free_port(), free_port())
+        self.env = airflow_env(self.home, api_port=self.api_port, extra=extra_env,
+                               log_ports=self.log_ports)
+        self.password = self._password()
+        self.proc: subprocess.Popen | None = None
+        self._token: str | None = None
+        self._token_at = 0.0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.home / "standalone.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.home / "standalone.log"
+
+    def _password(self) -> str:
+        path = self.home / "passwords.json"
+        if path.exists():
+            return json.loads(path.read_text())[USERNAME]
+        password = os.urandom(12).hex()
+        path.write_text(json.dumps({USERNAME: password}))
+        return password
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def start(self, timeout_s: float = 240) -> None:
+        """Migrate the metadata DB, start standalone, wait until scheduler and dag-processor
+        report healthy and both workbench DAGs are parsed."""
+        if port_open(self.api_port):
+            raise AirflowError(f"port {self.api_port} is already taken")
+        migrate(self.env)
+        with self.log_file.open("ab") as out:
+            self.proc = subprocess.Popen([str(VENV_BIN / "airflow"), "standalone"],
+                                         env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, start_new_session=True,
+                                         cwd=self.home)
+        self.pid_file.write_text(str(self.proc.pid))
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AirflowError(f"airflow standalone exited with {self.proc.returncode}; "
+                                   f"see {self.log_file}")
+            if self._healthy():
+                break
+            time.sleep(1)
+        else:
+            self.stop()
+            raise AirflowError(f"airflow did not become healthy in {timeout_s:.0f} s; "
+                               f"see {self.log_file}")
+        self.wait_for_dags(["customer_daily_etl", "lead_scoring_mlops"],
+                           timeout_s=max(30.0, deadline - time.monotonic()))
+
+    def _healthy(self) -> bool:
+        try:
+            health = self._request("GET", "/api/v2/monitor/health", auth=False)
+        except (OSError, AirflowError):
+            return False
+        return all(health.get(part, {}).get("status") == "healthy"
+                   for part in ("metadatabase", "scheduler", "dag_processor"))
+
+    def wait_for_dags(self, dag_ids: list[str], timeout_s: float = 120) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            found = {d["dag_id"] for d in self.get("/api/v2/dags", limit=100)["dags"]}
+            if set(dag_ids) <= found:
+                return
+            time.sleep(1)
+        errors = self.get("/api/v2/importErrors")
+        raise AirflowError(f"DAGs {dag_ids} not parsed in {timeout_s:.0f} s; import errors: "
+                           f"{errors}")
+
+    def stop(self, grace_s: float = 20) -> None:
+        """TERM to the process group, wait, KILL; then wait until the ports are free."""
+        pid = self.proc.pid if self.proc else (int(self.pid_file.read_text())
+                                               if self.pid_file.exists() else None)
+        if pid is None:
+            return
+        for sig, wait in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 10)):
+            try:
+                os.killpg(pid, sig)
+            except ProcessLookupError:
+                break
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline and _group_alive(pid):
+                if self.proc:
+                    self.proc.poll()
+                time.sleep(0.3)
+            if not _group_alive(pid):
+                break
+        if self.proc:
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+        self.pid_file.unlink(missing_ok=True)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and self.ports_in_use():
+            time.sleep(0.3)
+
+    def ports_in_use(self) -> list[int]:
+        return [p for p in (self.api_port, *self.log_ports) if port_open(p)]
+
+    # --- REST API v2 -------------------------------------------------------------------------
+
+    def token(self) -> str:
+        if self._token is None or time.monotonic() - self._token_at > 600:
+            body = self._request("POST", "/auth/token", {"username": USERNAME,
+                                                         "password": self.password}, auth=False)
+            self._token, self._token_at = body["access_token"], time.monotonic()
+        return self._token
+
+    def _request(self, method: str, path: str, body: Any = None, *, auth: bool = True,
+                 raw: bool = False, timeout: float = 30) -> Any:
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if auth:
+            headers["Authorization"] = f"Bearer {self.token()}"
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.url + path, data=data, headers=headers, method=method)
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                text = resp.read().decode()
+        except urllib.error.HTTPError as exc:
+            raise AirflowError(f"{method} {path} -> {exc.code}: "
+                               f"{exc.read().decode()[:2000]}") from None
+        if raw:
+            return text
+        return json.loads(text) if text else None
+
+    def get(self, path: str, **params: Any) -> Any:
+        query = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None},
+                                       doseq=True)
+        return self._request("GET", path + (f"?{query}" if query else ""))
+
+    def post(self, path: str, body: Any) -> Any:
+        return self._request("POST", path, body)
+
+    def patch(self, path: str, body: Any) -> Any:
+        return self._request("PATCH", path, body)
+
+    def unpause(self, dag_id: str) -> None:
+        self.patch(f"/api/v2/dags/{dag_id}", {"is_paused": False})
+
+    def pause(self, dag_id: str) -> None:
+        self.patch(f"/api/v2/dags/{dag_id}", {"is_paused": True})
+
+    def trigger(self, dag_id: str, logical_date: str, conf: dict | None = None,
+                run_id: str | None = None) -> dict:
+        body: dict[str, Any] = {"logical_date": logical_date, "conf": conf or {}}
+        if run_id:
+            body["dag_run_id"] = run_id
+        return self.post(f"/api/v2/dags/{dag_id}/dagRuns", body)
+
+    def dag_runs(self, dag_id: str, **params: Any) -> list[dict]:
+        return self.get(f"/api/v2/dags/{dag_id}/dagRuns", limit=100, order_by="logical_date",
+                        **params)["dag_runs"]
+
+    def dag_run(self, dag_id: str, run_id: str) -> dict:
+        return self.get(f"/api/v2/dags/{dag_id}/dagRuns/{_q(run_id)}")
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
+        return self.get(f"/api/v2/dags/{dag_id}/dagRuns/{_q(run_id)}/taskInstances",
+                        limit=100)["task_instances"]
+
+    def tries(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> list[dict]:
+        base = f"/api/v2/dags/{dag_id}/dagRuns/{_q(run_id)}/taskInstances/{task_id}"
+        path = f"{base}/{map_index}/tries" if map_index >= 0 else f"{base}/tries"
+        return self.get(path)["task_instances"]
+
+    def log(self, dag_id: str, run_id: str, task_id: str, try_number: int,
+            map_index: int = -1) -> str:
+        path = (f"/api/v2/dags/{dag_id}/dagRuns/{_q(run_id)}/taskInstances/{task_id}/logs/"
+                f"{try_number}")
+        params = {"full_content": "true", "map_index": map_index}
+        body = self.get(path, **params)
+        content = body.get("content", "")
+        if isinstance(content, list):
+            return "\n".join(_log_line(c) for c in content)
+        return str(content)
+
+    def create_backfill(self, dag_id: str, from_date: str, to_date: str, *,
+                        max_active_runs: int = 2, reprocess_behavior: str = "none") -> dict:
+        return self.post("/api/v2/backfills", {
+            "dag_id": dag_id, "from_date": from_date, "to_date": to_date,
+            "max_active_runs": max_active_runs, "reprocess_behavior": reprocess_behavior,
+            "run_backwards": False, "dag_run_conf": {}})
+
+    def wait_for_runs(self, dag_id: str, run_ids: list[str], timeout_s: float) -> list[dict]:
+        """Poll until every run is finished; returns their final records."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            runs = [self.dag_run(dag_id, r) for r in run_ids]
+            if all(r["state"] in ("success", "failed") for r in runs):
+                return runs
+            if time.monotonic() > deadline:
+                raise AirflowError(f"runs not finished in {timeout_s:.0f} s: "
+                                   f"{[(r['dag_run_id'], r['state']) for r in runs]}")
+            time.sleep(1)
+
+
+def _q(run_id: str) -> str:
+    return urllib.parse.quote(run_id, safe="")
+
+
+def _log_line(entry: Any) -> str:
+    if isinstance(entry, dict):
+        return " ".join(str(entry.get(k, "")) for k in ("timestamp", "level", "event")
+                        if entry.get(k) is not None)
+    return str(entry)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie leader still counts; look for any live member of the group.
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            return True
+    return False
+
+
+def remove_home(home: Path) -> None:
+    shutil.rmtree(home, ignore_errors=True)
