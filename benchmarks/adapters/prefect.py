@@ -1,0 +1,258 @@
+"""The Prefect 3 adapter: a real ``prefect server start`` on 127.0.0.1, both flows deployed
+on a process work pool, a process worker running the flow runs, and every record read back
+through the server's REST API (flow runs, task runs, their state histories, logs, metrics).
+
+Runs in the root environment, which has no Prefect: the server and the worker are the
+Prefect environment's own executables (``prefect_impl/.venv/bin/prefect``) and the API is
+plain HTTP. A run's fault plan travels in the flow run's ``env`` job variables.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from datetime import date as Date
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from benchmarks.adapters.base import (Adapter, AttemptView, BackfillView, Capabilities,
+                                      RunView, StepView)
+from pipelines_core.config import PROJECT_ROOT, WorkbenchConfig
+from pipelines_core.runner import date_range
+
+IMPL_DIR = PROJECT_ROOT / "prefect_impl"
+if str(IMPL_DIR) not in sys.path:
+    sys.path.insert(0, str(IMPL_DIR))
+
+from workbench_prefect.server import (POOL, PrefectServer, ProcessWorker,  # noqa: E402
+                                      deploy)
+
+DEPLOYMENT = "daily"
+DEFAULT_PORT = 4200
+TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+RUN_STATES = {"COMPLETED": "success", "FAILED": "failed", "CRASHED": "failed",
+              "CANCELLED": "failed", "RUNNING": "running", "CANCELLING": "running",
+              "SCHEDULED": "queued", "PENDING": "queued", "PAUSED": "queued"}
+
+
+def _state(state: dict | None) -> str:
+    if not state:
+        return "unknown"
+    if state.get("name") == "NotReady":
+        return "upstream_failed"
+    return RUN_STATES.get(state.get("type", ""), "unknown")
+
+
+def _parse(ts: str | None) -> datetime | None:
+    return datetime.fromisoformat(ts.replace("Z", "+00:00")) if ts else None
+
+
+class PrefectAdapter(Adapter):
+    name = "prefect"
+    namespace = "prefect"
+    capabilities = Capabilities(
+        exponential_backoff=True, max_retry_delay=False, retry_jitter=True,
+        attempt_timeout=True, attempt_number_in_task=True, native_backfill=False,
+        metrics_endpoint=True,
+        notes={
+            "exponential_backoff": "retry_delay_seconds takes a list: the spec's delays are "
+                                   "passed as an explicit list",
+            "max_retry_delay": "no max-delay option (exponential_backoff() grows unbounded); "
+                               "the cap is applied by building the capped list",
+            "retry_jitter": "retry_jitter_factor exists; the spec asks for none",
+            "attempt_timeout": "timeout_seconds; in worker threads (mapped tasks) it cannot "
+                               "interrupt a blocking call, only fires after it returns",
+            "backfill": "no backfill primitive: one deployment run per past date, bounded by "
+                        "the deployment's concurrency_limit",
+            "crash": "a killed flow-run process is marked Crashed; tasks are not retried",
+            "metrics": "PREFECT_SERVER_METRICS_ENABLED=true -> /api/metrics (Prometheus)",
+        })
+
+    def __init__(self, config: WorkbenchConfig, *, port: int | None = None,
+                 home: Path | None = None, worker_limit: int = 4,
+                 ml_trigger: bool = False) -> None:
+        super().__init__(config)
+        port = port or int(os.environ.get("WORKBENCH_PREFECT_PORT", DEFAULT_PORT))
+        self.server = PrefectServer(home or self.config.state_dir / "prefect" / "home", port)
+        self.worker_limit = worker_limit
+        self.ml_trigger = ml_trigger
+        self.worker: ProcessWorker | None = None
+        self.deployments: dict[str, str] = {}
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.server.start()
+        env = self.config.to_env()
+        self.deployments = deploy(self.server, env, ml_trigger=self.ml_trigger)
+        self.worker = ProcessWorker(self.server, env, limit=self.worker_limit).start()
+
+    def stop(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
+            self.worker = None
+        self.server.stop()
+
+    @property
+    def api_url(self) -> str:
+        return self.server.api_url
+
+    def _api(self, method: str, path: str, body: Any = None) -> Any:
+        return self.server.api(method, path, body)
+
+    def metrics(self) -> str:
+        """The server's Prometheus exposition (``/api/metrics``)."""
+        import urllib.request
+
+        with urllib.request.urlopen(f"{self.server.api_url}/metrics", timeout=10) as resp:
+            return resp.read().decode()
+
+    # --- running -----------------------------------------------------------------------
+
+    def _deployment_id(self, pipeline: str) -> str:
+        if pipeline not in self.deployments:
+            dep = self._api("GET", f"/deployments/name/{pipeline}/{DEPLOYMENT}")
+            self.deployments[pipeline] = dep["id"]
+        return self.deployments[pipeline]
+
+    def create_run(self, pipeline: str, day: Date, env: dict[str, str] | None = None,
+                   tags: list[str] | None = None) -> str:
+        """Create a run of the pipeline's deployment for ``day``; the worker picks it up."""
+        body: dict[str, Any] = {"parameters": {"day": day.isoformat()},
+                                "tags": tags or []}
+        if env:
+            body["job_variables"] = {"env": dict(env)}
+        run = self._api("POST", f"/deployments/{self._deployment_id(pipeline)}/create_flow_run",
+                        body)
+        return run["id"]
+
+    def wait(self, run_ids: list[str], timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        pending = set(run_ids)
+        while pending:
+            runs = self._api("POST", "/flow_runs/filter",
+                             {"flow_runs": {"id": {"any_": sorted(pending)}}})
+            pending -= {r["id"] for r in runs if (r.get("state") or {}).get("type") in TERMINAL}
+            if not pending:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"flow runs still running after {timeout_s:.0f} s: "
+                                   f"{sorted(pending)}")
+            time.sleep(1.0)
+
+    def run_date(self, pipeline, day, *, env=None, timeout_s=900):
+        run_id = self.create_run(pipeline, day, env)
+        self.wait([run_id], timeout_s)
+        return self.read_run(run_id)
+
+    def set_concurrency(self, pipeline: str, limit: int | None) -> None:
+        """The deployment's own concurrency limit (runs beyond it wait for a slot)."""
+        self._api("PATCH", f"/deployments/{self._deployment_id(pipeline)}",
+                  {"concurrency_limit": limit})
+
+    def backfill(self, pipeline, start, end, *, parallelism=2, env=None, timeout_s=1800):
+        if parallelism < 1:
+            raise ValueError("parallelism must be at least 1")
+        days = date_range(start, end)
+        t0 = time.time()
+        self.set_concurrency(pipeline, parallelism)
+        try:
+            ids = [self.create_run(pipeline, d, env, tags=["backfill"]) for d in days]
+            self.wait(ids, timeout_s)
+        finally:
+            self.set_concurrency(pipeline, None)
+        wall = time.time() - t0
+        return BackfillView(pipeline, [d.isoformat() for d in days], parallelism, wall,
+                            [self.read_run(i) for i in ids],
+                            mechanism=f"deployment runs for past dates, deployment "
+                                      f"concurrency_limit={parallelism}")
+
+    # --- reading back ------------------------------------------------------------------
+
+    def read_runs(self, pipeline, day=None):
+        runs = self._api("POST", "/flow_runs/filter",
+                         {"flows": {"name": {"any_": [pipeline]}}, "sort": "START_TIME_ASC",
+                          "limit": 200})
+        views = [self._view(r) for r in runs]
+        return [v for v in views if day is None or v.date == day.isoformat()]
+
+    def read_run(self, run_id: str) -> RunView:
+        return self._view(self._api("GET", f"/flow_runs/{run_id}"))
+
+    @staticmethod
+    def _run_date(run: dict) -> str:
+        day = (run.get("parameters") or {}).get("day")
+        if day:
+            return str(day)[:10]
+        ts = _parse(run.get("expected_start_time"))
+        return ts.astimezone(timezone.utc).date().isoformat() if ts else ""
+
+    def task_runs(self, run_id: str) -> list[dict]:
+        """The flow run's task runs; waits briefly until their records settle (task-run
+        states reach the server as events, a moment after the flow run ends)."""
+        deadline = time.monotonic() + 15
+        while True:
+            trs = self._api("POST", "/task_runs/filter",
+                            {"flow_runs": {"id": {"any_": [run_id]}},
+                             "sort": "EXPECTED_START_TIME_ASC", "limit": 200})
+            settled = all((t.get("state") or {}).get("type") in TERMINAL
+                          or (t.get("state") or {}).get("name") == "NotReady" for t in trs)
+            if settled or time.monotonic() > deadline:
+                return trs
+            time.sleep(0.5)
+
+    def task_states(self, task_run_id: str) -> list[dict]:
+        states = self._api("GET", f"/task_run_states/?task_run_id={task_run_id}")
+        return sorted(states, key=lambda s: s["timestamp"])
+
+    def task_logs(self, task_run_id: str) -> list[dict]:
+        return self._api("POST", "/logs/filter",
+                         {"logs": {"task_run_id": {"any_": [task_run_id]}},
+                          "sort": "TIMESTAMP_ASC", "limit": 200})
+
+    def attempts(self, task_run: dict) -> list[AttemptView]:
+        """One attempt per Running state in the task run's history, ended by the next state."""
+        states = self.task_states(task_run["id"])
+        logs = self.task_logs(task_run["id"])
+        out: list[AttemptView] = []
+        for i, st in enumerate(states):
+            if st["type"] != "RUNNING":
+                continue
+            nxt = states[i + 1] if i + 1 < len(states) else None
+            start, end = _parse(st["timestamp"]), _parse(nxt["timestamp"]) if nxt else None
+            if nxt is None:
+                outcome = "running"
+            elif nxt["type"] == "COMPLETED":
+                outcome = "success"
+            else:
+                outcome = "failed"
+            lines = [lg["message"] for lg in logs
+                     if _parse(lg["timestamp"]) >= start and (end is None or
+                                                            _parse(lg["timestamp"]) <= end)]
+            out.append(AttemptView(
+                attempt=len(out) + 1, state=outcome, start=start.isoformat(),
+                end=end.isoformat() if end else None,
+                duration_s=(end - start).total_seconds() if end else None,
+                error=nxt.get("message") if outcome == "failed" else None,
+                log_excerpt="\n".join(lines)[-2000:] or None))
+        return out
+
+    def _view(self, run: dict) -> RunView:
+        steps = []
+        for tr in self.task_runs(run["id"]):
+            name = tr["name"]
+            step, key = name, None
+            if "[" in name and name.endswith("]"):
+                step, key = name[:-1].split("[", 1)
+            steps.append(StepView(step, _state(tr.get("state")), key, self.attempts(tr)))
+        flow = self._api("GET", f"/flows/{run['flow_id']}")
+        return RunView(run["id"], flow["name"], self._run_date(run), _state(run.get("state")),
+                       run.get("start_time"), run.get("end_time"), steps,
+                       url=f"{self.server.url}/runs/flow-run/{run['id']}")
+
+
+def make_adapter(config: WorkbenchConfig, **kwargs: Any) -> PrefectAdapter:
+    return PrefectAdapter(config, **kwargs)
+

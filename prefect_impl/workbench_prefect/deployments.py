@@ -1,0 +1,70 @@
+"""The deployments of both flows on a process work pool: a cron schedule at 02:00 for each,
+and an event trigger that starts ``lead_scoring_mlops`` when silver customers are written.
+
+A process worker (``prefect worker start --pool workbench-process``) runs each flow run in
+its own subprocess; the code is loaded from this folder (``from_source`` with a local path),
+so nothing is built or pushed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import Flow
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.actions import WorkPoolCreate
+from prefect.events import DeploymentEventTrigger
+from prefect.exceptions import ObjectAlreadyExists
+
+from pipelines_core.spec import CUSTOMER_DAILY_ETL, LEAD_SCORING_MLOPS, PipelineSpec
+
+from workbench_prefect import IMPL_DIR
+from workbench_prefect.etl import SILVER_EVENT
+
+DEPLOYMENT = "daily"
+ENTRYPOINTS = {
+    CUSTOMER_DAILY_ETL.name: "workbench_prefect/etl.py:customer_daily_etl",
+    LEAD_SCORING_MLOPS.name: "workbench_prefect/ml.py:lead_scoring_mlops",
+}
+
+
+def ensure_pool(pool: str) -> None:
+    """Create the process work pool unless it exists."""
+    with get_client(sync_client=True) as client:
+        try:
+            client.create_work_pool(WorkPoolCreate(name=pool, type="process"))
+        except ObjectAlreadyExists:
+            pass
+
+
+def ml_trigger(enabled: bool = True) -> DeploymentEventTrigger:
+    """Run ``lead_scoring_mlops`` for the date whose silver customers were just written."""
+    return DeploymentEventTrigger(
+        name="lead_scoring_mlops on fresh silver customers",
+        enabled=enabled,
+        expect={SILVER_EVENT},
+        match={"prefect.resource.id": "workbench.lake.*.silver.customers"},
+        parameters={"day": "{{ event.payload.date }}"},
+    )
+
+
+def deploy_pipeline(spec: PipelineSpec, pool: str, *, triggers: list | None = None,
+                    concurrency_limit: int | None = None) -> str:
+    """Deploy one flow (schedule from the spec, paused never: catch-up is off because
+    Prefect's scheduler only creates runs from now on)."""
+    flow: Flow = Flow.from_source(source=str(IMPL_DIR), entrypoint=ENTRYPOINTS[spec.name])
+    deployment_id = flow.deploy(
+        name=DEPLOYMENT, work_pool_name=pool, build=False, push=False,
+        cron=spec.schedule, tags=list(spec.tags), description=flow.description,
+        triggers=triggers or [], concurrency_limit=concurrency_limit,
+        print_next_steps=False, ignore_warnings=True)
+    return str(deployment_id)
+
+
+def deploy_all(pool: str, *, with_ml_trigger: bool = True) -> dict[str, Any]:
+    ensure_pool(pool)
+    return {
+        CUSTOMER_DAILY_ETL.name: deploy_pipeline(CUSTOMER_DAILY_ETL, pool),
+        LEAD_SCORING_MLOPS.name: deploy_pipeline(LEAD_SCORING_MLOPS, pool,
+                                                 triggers=[ml_trigger(with_ml_trigger)]),
+    }
