@@ -1,0 +1,97 @@
+"""Shared fixtures: a temporary AIRFLOW_HOME with a migrated SQLite metadata DB, one Spark
+Connect server for the whole session, and the workbench configuration in the environment.
+
+Airflow reads its configuration when it is first imported, so the home is chosen here, at
+import time, before any test module imports Airflow.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+IMPL_DIR = Path(__file__).resolve().parents[1]
+PROJECT_ROOT = IMPL_DIR.parent
+DAGS_FOLDER = IMPL_DIR / "dags"
+if str(PROJECT_ROOT) not in sys.path:
+    sys.path.insert(0, str(PROJECT_ROOT))  # the stdlib-only server helper in benchmarks/
+if str(DAGS_FOLDER) not in sys.path:
+    sys.path.append(str(DAGS_FOLDER))  # as Airflow's bundle loader does
+
+_HOME = Path(tempfile.mkdtemp(prefix="airflow-home-"))
+os.environ.update({
+    "AIRFLOW_HOME": str(_HOME),
+    "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
+    "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_HOME / 'airflow.db'}",
+})
+
+from benchmarks.adapters import airflow_server  # noqa: E402
+from pipelines_core.testing import connect_server, make_config  # noqa: E402
+
+# Two weekdays and the 1st of a month (the monthly branch) of the spec's first month.
+DAY = "2026-10-02"
+BACKFILL = ("2026-10-01", "2026-10-03")
+
+
+def pytest_unconfigure(config):  # noqa: ARG001
+    shutil.rmtree(_HOME, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def airflow_home() -> Path:
+    """The in-process tests' AIRFLOW_HOME, with its SQLite metadata DB migrated."""
+    airflow_server.migrate(os.environ)
+    return _HOME
+
+
+@pytest.fixture(scope="session")
+def workbench(tmp_path_factory):
+    """A connect-mode configuration, exported to the environment the DAGs and tasks read."""
+    root = tmp_path_factory.mktemp("workbench")
+    with connect_server(make_config(root, namespace="airflow")) as cfg:
+        plan = cfg.state_dir / "fault_plan.json"
+        plan.parent.mkdir(parents=True, exist_ok=True)
+        plan.write_text("{}")
+        os.environ.update(cfg.to_env())
+        os.environ["WORKBENCH_FAULTS"] = str(plan)
+        yield cfg
+
+
+@pytest.fixture
+def fault_plan(workbench):
+    """Write a fault plan the tasks read on their next attempt; cleared afterwards."""
+    path = Path(os.environ["WORKBENCH_FAULTS"])
+
+    def set_plan(plan: dict) -> None:
+        path.write_text(json.dumps(plan))
+
+    yield set_plan
+    path.write_text("{}")
+
+
+def load_dagbag():
+    """The DAGs as Airflow's DAG processor loads them (bundle path on sys.path), parsed with
+    the environment of the moment (retry settings and sensor timings are read at parse time)."""
+    from airflow.dag_processing.dagbag import BundleDagBag
+
+    return BundleDagBag(dag_folder=str(DAGS_FOLDER), bundle_path=DAGS_FOLDER)
+
+
+@pytest.fixture(scope="session")
+def dagbag():
+    return load_dagbag()
+
+
+@pytest.fixture(scope="session")
+def test_dags(workbench, airflow_home):
+    """The DAGs parsed with the test configuration (short retry delays), ready for dag.test()."""
+    bag = load_dagbag()
+    assert not bag.import_errors, bag.import_errors
+    return bag.dags

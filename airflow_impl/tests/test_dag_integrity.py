@@ -1,0 +1,59 @@
+"""DAG integrity: the DAG files import cleanly and carry docs, tags and the spec's retries."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from pipelines_core.spec import PIPELINES, retry_policy
+from workbench_airflow import SILVER_CUSTOMERS, alert_on_failure, workbench_config
+
+
+def test_no_import_errors(dagbag):
+    assert dagbag.import_errors == {}
+    assert sorted(dagbag.dag_ids) == sorted(PIPELINES)
+
+
+@pytest.mark.parametrize("name", sorted(PIPELINES))
+def test_docs_and_tags(dagbag, name):
+    dag = dagbag.dags[name]
+    spec = PIPELINES[name]
+    assert dag.doc_md and f"### {name}" in dag.doc_md  # the module docstring
+    assert dag.description == spec.description
+    assert set(spec.tags) <= set(dag.tags)
+    for task in dag.tasks:
+        assert task.doc_md == spec.step(task.task_id).doc
+
+
+@pytest.mark.parametrize("name", sorted(PIPELINES))
+def test_retries_from_spec(dagbag, name):
+    dag = dagbag.dags[name]
+    policy = retry_policy(PIPELINES[name], workbench_config())
+    assert policy.retries >= PIPELINES[name].retry.retries
+    for task in dag.tasks:
+        assert task.retries == policy.retries, task.task_id
+        assert task.retry_delay == timedelta(seconds=policy.base_delay_s)
+        assert task.retry_exponential_backoff == policy.backoff_factor
+        assert task.max_retry_delay == timedelta(seconds=policy.max_delay_s)
+        assert task.execution_timeout == timedelta(seconds=policy.timeout_s)
+        callbacks = task.on_failure_callback
+        assert alert_on_failure in (callbacks if isinstance(callbacks, list) else [callbacks])
+
+
+@pytest.mark.parametrize("name", sorted(PIPELINES))
+def test_schedule_and_deadline(dagbag, name):
+    dag = dagbag.dags[name]
+    spec = PIPELINES[name]
+    assert dag.catchup is False
+    assert dag.start_date.date() == spec.start_date
+    assert dag.deadline, "a deadline alert replaces Airflow 2's SLA"
+    if spec.triggered_by:
+        # Data-aware: scheduled by the Asset the ETL's ingest step updates.
+        assert list(dag.timetable.asset_condition.objects) == [SILVER_CUSTOMERS]
+        producer_step = spec.triggered_by.split(".")[1]
+        producer = dagbag.dags[spec.triggered_by.split(".")[0]].get_task(producer_step)
+        assert SILVER_CUSTOMERS in producer.outlets
+    else:
+        assert type(dag.timetable).__name__ == "CronTriggerTimetable"
+        assert dag.timetable.expression == spec.schedule
