@@ -1,0 +1,3 @@
+from workbench_luigi.run import main
+
+raise SystemExit(main())

@@ -1,0 +1,154 @@
+"""Daily customer ETL: wait for the bronze CDC export of the date, resolve it into silver
+customers, stop on a data-quality violation, aggregate gold metrics per region, then write
+the monthly (1st of the month) or daily report and notify.
+
+Luigi tasks in namespace ``customer_daily_etl``, one per spec step. Build the last one and
+Luigi schedules the rest through ``requires()``::
+
+    luigi --module workbench_luigi.customer_daily_etl customer_daily_etl.notify \\
+        --date 2026-10-05
+    luigi --module workbench_luigi.customer_daily_etl RangeDaily \\
+        --of customer_daily_etl.notify --start 2026-10-01 --stop 2026-10-04
+"""
+
+from __future__ import annotations
+
+import luigi
+
+from pipelines_core.runtime import RunContext
+from pipelines_core.spec import get_pipeline
+from pipelines_core.steps import etl
+
+from workbench_luigi.base import RegionTask, StepTask
+from workbench_luigi.settings import retry_delay_s, workbench_config
+
+PIPELINE = "customer_daily_etl"
+SPEC = get_pipeline(PIPELINE)
+
+
+class wait_for_export(luigi.ExternalTask):
+    """Wait until the bronze CDC export of the date exists (with a timeout).
+
+    An ExternalTask: Luigi never runs it, it checks the export's ``_SUCCESS`` marker. The
+    worker re-checks it every ``retry_delay`` (``retry_external_tasks``) and the scheduler
+    gives up ``disable_hard_timeout`` (the sensor timeout) after the first miss.
+    """
+
+    task_namespace = PIPELINE
+    date = luigi.DateParameter(description="The logical (data) date of the run.")
+
+    @property
+    def step(self) -> str:
+        return type(self).__name__
+
+    @property
+    def map_key(self) -> None:
+        return None
+
+    @property
+    def retry_count(self) -> int:
+        # enough checks to cover the timeout; disable_hard_timeout ends the wait on time
+        config = workbench_config()
+        return int(config.sensor_timeout_s / retry_delay_s(config)) + 2
+
+    @property
+    def disable_hard_timeout(self) -> int:
+        return max(1, int(round(workbench_config().sensor_timeout_s)))
+
+    def output(self) -> luigi.LocalTarget:
+        part = etl.export_partition(workbench_config(), self.date)
+        return luigi.LocalTarget(str(part.path / "_SUCCESS"))
+
+
+class ingest_cdc(StepTask):
+    """Resolve CDC events by operation time into silver customers."""
+
+    task_namespace = PIPELINE
+    writes = (("silver", etl.SILVER_TABLE),)
+
+    def requires(self):
+        return wait_for_export(date=self.date)
+
+
+class quality_gate(StepTask):
+    """Nulls, duplicate keys, row-count bounds, referential checks; a violation stops the run."""
+
+    task_namespace = PIPELINE
+    writes = (("quality", etl.SILVER_TABLE),)
+
+    def requires(self):
+        return ingest_cdc(date=self.date)
+
+
+class gold_region_aggregates(RegionTask):
+    """Gold metrics of one region (one task per region)."""
+
+    task_namespace = PIPELINE
+    writes = (("gold", etl.GOLD_REGION_TABLE),)
+
+    def requires(self):
+        return quality_gate(date=self.date)
+
+
+class gold_summary(StepTask):
+    """Fan-in: combine the regions into the daily summary."""
+
+    task_namespace = PIPELINE
+    writes = (("gold", etl.GOLD_SUMMARY_TABLE),)
+
+    def requires(self):
+        # fan-out: one upstream task per region, from the core's list of regions
+        return [gold_region_aggregates(date=self.date, region=r) for r in etl.regions()]
+
+
+class choose_report(StepTask):
+    """Branch: monthly report on the 1st of a month, daily otherwise."""
+
+    task_namespace = PIPELINE
+
+    def requires(self):
+        return gold_summary(date=self.date)
+
+
+class monthly_report(StepTask):
+    """Report over the previous month's summaries."""
+
+    task_namespace = PIPELINE
+    writes = (("reports", "customer_monthly"),)
+
+    def requires(self):
+        return choose_report(date=self.date)
+
+
+class daily_report(StepTask):
+    """Report of the date."""
+
+    task_namespace = PIPELINE
+    writes = (("reports", "customer_daily"),)
+
+    def requires(self):
+        return choose_report(date=self.date)
+
+
+REPORTS = {"monthly_report": monthly_report, "daily_report": daily_report}
+
+
+def chosen_report(day) -> str:
+    """The report step the core's branch picks for ``day`` (no Spark, no side effect)."""
+    ctx = RunContext(SPEC, "choose_report", day, workbench_config())
+    return SPEC.step("choose_report").resolve()(ctx).next_step
+
+
+class notify(StepTask):
+    """Tell the sink that the date is done (after whichever report the branch chose)."""
+
+    task_namespace = PIPELINE
+    writes = (("reports", f"{PIPELINE}_notifications"),)
+
+    def requires(self):
+        # The branch is chosen here, in requires(): Luigi builds its graph before anything
+        # runs, so the report not chosen is never scheduled.
+        return REPORTS[chosen_report(self.date)](date=self.date)
+
+
+TERMINAL = notify
