@@ -123,15 +123,24 @@ def _record_run(config: WorkbenchConfig, outcome: Any) -> None:
         fh.write(json.dumps({**asdict(outcome), "namespace": config.namespace}) + "\n")
 
 
+def _preflight(config: WorkbenchConfig) -> None:
+    """Reach Spark before running anything, so an unreachable URL is one clear line."""
+    from pipelines_core.spark import get_session
+
+    get_session(config)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from pipelines_core.runner import run_pipeline
     from pipelines_core.spec import get_pipeline
 
     config = _config(args)
     spec = get_pipeline(args.pipeline)
+    dates = _dates(args)
+    _preflight(config)
     console = _console()
     failed = 0
-    for day in _dates(args):
+    for day in dates:
         outcome = run_pipeline(spec, day, config)
         _record_run(config, outcome)
         _print_outcome(console, outcome)
@@ -148,6 +157,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     config = _config(args)
     spec = get_pipeline(args.pipeline)
     dates = _dates(args)
+    _preflight(config)
     console = _console()
     t0 = time.monotonic()
     with Progress(console=console, transient=True) as progress:

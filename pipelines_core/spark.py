@@ -100,6 +100,13 @@ def get_session(config: WorkbenchConfig) -> Any:
     url = config.connect_url if mode == "connect" else config.spark_url
     key = (mode, url)
     with _lock:
+        # pyspark decides between its Connect and classic code paths (pyspark.ml among them)
+        # by this variable, not by the session at hand: keep it in step with the session.
+        if mode == "connect" or url.startswith("sc://"):
+            os.environ["SPARK_CONNECT_MODE_ENABLED"] = "1"
+        else:
+            os.environ.pop("SPARK_CONNECT_MODE_ENABLED", None)
+            os.environ.pop("SPARK_REMOTE", None)
         session = _sessions.get(key)
         if session is not None and _usable(session):
             return session
