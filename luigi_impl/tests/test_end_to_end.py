@@ -1,0 +1,51 @@
+"""One date end to end through ``luigi.build(local_scheduler=True)``: the outputs equal the
+direct runner's, every step ran once, the branch ran only the monthly report."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pipelines_core import testing
+from pipelines_core.ledger import Ledger
+from pipelines_core.spec import get_pipeline
+from pipelines_core.verify import output_checksums
+
+from conftest import ETL_DAY
+
+pytestmark = pytest.mark.connect
+
+
+def test_etl_outputs_equal_the_direct_runner(etl_done):
+    cfg, rc, summary = etl_done
+    assert rc == 0 and summary["status"] == "SUCCESS", summary["details"]
+    assert summary["scheduler_url"] == "local"
+
+    ours = output_checksums(cfg, "customer_daily_etl", ETL_DAY)
+    reference = testing.reference_outputs(cfg, "customer_daily_etl", ETL_DAY)
+    assert ours == reference
+    assert "reports/customer_monthly/date=2026-10-01" in ours  # the 1st: monthly branch
+    assert "reports/customer_daily/date=2026-10-01" not in ours
+
+    # every step but the native sensor and the branch not taken ran exactly once, via run_step
+    ledger = Ledger(cfg.ledger_path).read_attempts(namespace="luigi", orchestrator="luigi")
+    ran = sorted((r.step, r.map_key) for r in ledger)
+    spec = get_pipeline("customer_daily_etl")
+    expected = sorted([(s, None) for s in spec.step_names
+                       if s not in ("wait_for_export", "daily_report", "gold_region_aggregates")]
+                      + [("gold_region_aggregates", r) for r in ("amer", "apac", "emea", "latam")])
+    assert ran == expected
+    assert all(r.status == "success" for r in ledger)
+
+
+def test_small_results_are_json_targets(etl_done):
+    cfg, _, _ = etl_done
+    results = cfg.namespace_root() / "_results" / "customer_daily_etl"
+    branch = json.loads((results / "choose_report" / "date=2026-10-01" / "result.json").read_text())
+    assert branch["next_step"] == "monthly_report"
+    ingest = json.loads((results / "ingest_cdc" / "date=2026-10-01" / "result.json").read_text())
+    ledger = Ledger(cfg.ledger_path).read_attempts(namespace="luigi", step="ingest_cdc")
+    assert ingest["rows_out"] == ledger[-1].rows > 0
+    regions = sorted(p.name for p in (results / "gold_region_aggregates" / "date=2026-10-01").iterdir())
+    assert regions == ["amer.json", "apac.json", "emea.json", "latam.json"]
