@@ -26,7 +26,8 @@ IMPLS = ("airflow_impl", "prefect_impl", "dagster_impl", "luigi_impl")
 def _console():
     from rich.console import Console
 
-    return Console(highlight=False)
+    # Piped output (make, CI logs) gets a width that fits the tables instead of 80 columns.
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 120)
 
 
 def _config(args: argparse.Namespace) -> WorkbenchConfig:

@@ -1,0 +1,61 @@
+# Orchestrator Workbench. `make demo` and `make test` set up whatever is missing first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+WB          := .venv/bin/workbench
+PYTEST_ARGS ?= -q
+DEMO_START  ?= 2026-10-31
+DEMO_END    ?= 2026-11-02
+SCALE       ?= 10000
+IMPLS       := airflow prefect dagster luigi
+export UV_PYTHON_DOWNLOADS := never
+export PATH := $(HOME)/.local/bin:$(PATH)
+
+.PHONY: help setup demo test test-core $(addprefix test-,$(IMPLS)) spark-start spark-stop \
+        down clean check
+
+help:
+	@echo "make demo    set up, start Spark Connect, generate data, run both pipelines, summarise"
+	@echo "make test    set up, run every suite (core + the four implementations)"
+	@echo "make setup   install what is missing: uv, Java 17, the five environments"
+	@echo "make down    stop everything the workbench started"
+	@echo "make clean   remove the lake, runtime state and reports"
+
+setup:
+	@bash scripts/setup.sh
+
+check: setup
+	@$(WB) check
+
+demo: setup
+	@$(WB) spark start
+	@$(WB) generate --start $(DEMO_START) --end $(DEMO_END) --scale $(SCALE) --spark-mode connect
+	@$(WB) backfill --pipeline customer_daily_etl --start $(DEMO_START) --end $(DEMO_END) \
+	    --scale $(SCALE) --spark-mode connect --parallelism 1
+	@$(WB) backfill --pipeline lead_scoring_mlops --start $(DEMO_START) --end $(DEMO_END) \
+	    --scale $(SCALE) --spark-mode connect --parallelism 1
+	@$(WB) ledger --namespace direct
+	@$(WB) spark stop
+	@echo "Lake: $(CURDIR)/lake/direct   ledger: $(CURDIR)/.workbench/ledger.jsonl"
+
+test: setup test-core $(addprefix test-,$(IMPLS))
+	@echo "all suites passed"
+
+test-core:
+	@echo "== core and benchmarks"
+	@.venv/bin/python -m pytest $(PYTEST_ARGS)
+
+$(addprefix test-,$(IMPLS)): test-%:
+	@if [ -d $*_impl/tests ]; then \
+	  echo "== $* implementation"; \
+	  cd $*_impl && uv run --frozen --quiet pytest $(PYTEST_ARGS); \
+	else echo "== $* implementation: no tests yet"; fi
+
+spark-start: setup
+	@$(WB) spark start
+
+spark-stop down:
+	@[ -x $(WB) ] && $(WB) spark stop || true
+
+clean: down
+	rm -rf lake .workbench reports
