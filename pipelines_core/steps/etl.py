@@ -49,10 +49,12 @@ def ingest_cdc(ctx: RunContext) -> StepResult:
     bronze = spark.read.parquet(export_partition(ctx.config, ctx.date).uri())
     silver = transforms.resolve_cdc(bronze, ctx.date)
     out = lake.write_parquet(silver, ctx.partition("silver", SILVER_TABLE))
-    written = spark.read.parquet(str(out))
-    rows_in, rows_out = bronze.count(), written.count()
-    deleted = written.where("is_deleted").count()
-    return StepResult(rows_in=rows_in, rows_out=rows_out, outputs=[str(out)],
+    from pyspark.sql import functions as F
+
+    counts = spark.read.parquet(str(out)).agg(
+        F.count("*").alias("rows"), F.sum(F.col("is_deleted").cast("int")).alias("deleted")).first()
+    rows_out, deleted = counts["rows"], counts["deleted"] or 0
+    return StepResult(rows_in=bronze.count(), rows_out=rows_out, outputs=[str(out)],
                       metrics={"deleted": deleted, "active": rows_out - deleted})
 
 
