@@ -47,6 +47,8 @@ class WorkbenchConfig:
         retries, retry_base_delay_s, retry_backoff_factor, retry_max_delay_s, step_timeout_s:
             When set, replace that part of every pipeline's retry policy (the benchmark and
             the tests use short delays); unset, the spec's policy holds.
+        noop: Steps record their attempt and return at once without touching Spark (branch
+            steps still decide), so a run measures the orchestrator's own floor.
     """
 
     lake_root: Path = PROJECT_ROOT / "lake"
@@ -70,6 +72,7 @@ class WorkbenchConfig:
     retry_backoff_factor: float | None = None
     retry_max_delay_s: float | None = None
     step_timeout_s: float | None = None
+    noop: bool = False
 
     def __post_init__(self) -> None:
         _check(self.scale >= 100, "scale", self.scale, "must be at least 100 rows per day")
@@ -147,6 +150,14 @@ def _coerce(name: str, raw: Any, kind: Any) -> Any:
     try:
         if kind in ("Path", Path):
             return Path(raw).expanduser().resolve()
+        if kind in ("bool", bool):
+            if isinstance(raw, bool):
+                return raw
+            if str(raw).strip().lower() in ("1", "true", "yes", "on"):
+                return True
+            if str(raw).strip().lower() in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError
         if kind in ("int", int):
             if isinstance(raw, str):
                 raw = raw.replace("_", "")

@@ -61,3 +61,10 @@ def _toml(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "wb.toml"
     path.write_text("[workbench]\n" + text)
     return path
+
+
+def test_boolean_settings_parse_strictly():
+    assert load_config(env={"WORKBENCH_NOOP": "true"}).noop is True
+    assert load_config(env={"WORKBENCH_NOOP": "0"}).noop is False
+    with pytest.raises(ConfigError, match="noop"):
+        load_config(env={"WORKBENCH_NOOP": "maybe"})

@@ -196,3 +196,13 @@ def test_missing_export_fails_the_sensor_after_its_timeout(config):
     out = run_pipeline(CUSTOMER_DAILY_ETL, DAY, cfg)
     assert out.failed_step == "wait_for_export"
     assert "not found within 1 s" in out.steps[0].error
+
+
+def test_noop_run_follows_the_graph_without_touching_data(tmp_path):
+    cfg = testing.make_config(tmp_path, namespace="floor", noop=True)
+    out = run_pipeline(CUSTOMER_DAILY_ETL, FIRST, cfg)  # no export exists: the sensor passes
+    assert out.state == "success"
+    assert states(out)[("daily_report", None)] == "skipped"  # the branch still decides
+    assert len([s for s in out.steps if s.state == "success"]) == 10
+    assert not (cfg.namespace_root()).exists()
+    assert len(Ledger(cfg.ledger_path).read_attempts(namespace="floor")) == 10
