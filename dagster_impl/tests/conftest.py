@@ -42,3 +42,26 @@ def instance(tmp_path):
 
     with DagsterInstance.ephemeral(tempdir=str(tmp_path / "dagster_home")) as inst:
         yield inst
+
+
+@pytest.fixture(scope="session")
+def reference(config):
+    """Checksums of the direct runner's outputs per (pipeline, date), computed once each.
+
+    The ML reference also runs that date's ETL, whose outputs then serve the ETL reference.
+    """
+    from pipelines_core.testing import reference_outputs
+    from pipelines_core.verify import output_checksums
+
+    cache: dict = {}
+
+    def get(pipeline, day):
+        if (pipeline, day) not in cache:
+            if pipeline == "customer_daily_etl" and ("lead_scoring_mlops", day) in cache:
+                cache[(pipeline, day)] = output_checksums(
+                    config.replace(namespace="reference"), pipeline, day)
+            else:
+                cache[(pipeline, day)] = reference_outputs(config, pipeline, day)
+        return cache[(pipeline, day)]
+
+    return get

@@ -71,8 +71,8 @@ def test_retry_policies_follow_the_spec():
 def test_partitions_schedule_and_jobs():
     from datetime import datetime, timezone
 
-    etl = defs.get_job_def("customer_daily_etl")
-    ml = defs.get_job_def("lead_scoring_mlops")
+    etl = defs.resolve_job_def("customer_daily_etl")
+    ml = defs.resolve_job_def("lead_scoring_mlops")
     for job, name in ((etl, "customer_daily_etl"), (ml, "lead_scoring_mlops")):
         spec = get_pipeline(name)
         keys = job.partitions_def.get_partition_keys(

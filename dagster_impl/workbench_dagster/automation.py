@@ -30,7 +30,7 @@ from pipelines_core.steps.etl import export_ready
 
 from workbench_dagster.common import DAILY, ETL, ML, max_runtime_s
 from workbench_dagster.resources import ORCHESTRATOR, WorkbenchResource
-from workbench_dagster.stepnames import parse_step_key
+from workbench_dagster.stepnames import error_message, parse_step_key
 
 
 def _job(pipeline: str):
@@ -100,7 +100,7 @@ def failed_steps(instance, run_id: str) -> list[tuple[str, str | None, str]]:
         event = record.event_log_entry.dagster_event
         if event.event_type == DagsterEventType.STEP_FAILURE:
             error = event.step_failure_data.error
-            message = error.message.strip() if error else "step failed"
+            message = error_message(error) if error else "step failed"
         else:
             evaluation = event.event_specific_data
             if evaluation.passed:

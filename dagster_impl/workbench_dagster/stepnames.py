@@ -30,3 +30,14 @@ def parse_step_key(step_key: str) -> tuple[str, str | None, bool]:
     aux = leaf in AUXILIARY
     name = CHECKS.get(leaf) or HELPER_OPS.get(leaf) or leaf
     return name, map_key, aux
+
+
+def error_message(info) -> str:
+    """The user's own error in a Dagster ``SerializableErrorInfo`` (duck-typed).
+
+    A retried failure is wrapped in ``RetryRequestedFromPolicy``; the step's exception is its
+    cause, e.g. ``pipelines_core.errors.InjectedFault: injected raise fault ...``.
+    """
+    while getattr(info, "cause", None) is not None:
+        info = info.cause
+    return (getattr(info, "message", "") or "").strip()
