@@ -203,6 +203,6 @@ def test_noop_run_follows_the_graph_without_touching_data(tmp_path):
     out = run_pipeline(CUSTOMER_DAILY_ETL, FIRST, cfg)  # no export exists: the sensor passes
     assert out.state == "success"
     assert states(out)[("daily_report", None)] == "skipped"  # the branch still decides
-    assert len([s for s in out.steps if s.state == "success"]) == 10
+    assert len([s for s in out.steps if s.state == "success"]) == 11
     assert not (cfg.namespace_root()).exists()
-    assert len(Ledger(cfg.ledger_path).read_attempts(namespace="floor")) == 10
+    assert len(Ledger(cfg.ledger_path).read_attempts(namespace="floor")) == 11
