@@ -137,10 +137,10 @@ def customer_daily_etl(day: date | None = None) -> dict[str, Any]:
     choice = t.choose_report(ds, upstream={"gold_summary": summary})
     branch = choice["next_step"]
     if branch == "monthly_report":
-        report = t.monthly_report(ds, upstream={"choose_report": choice})
+        reported = {"monthly_report": t.monthly_report(ds, upstream={"choose_report": choice})}
     else:
-        report = t.daily_report(ds, upstream={"choose_report": choice})
-    done = t.notify(ds, upstream={branch: report})
+        reported = {"daily_report": t.daily_report(ds, upstream={"choose_report": choice})}
+    done = t.notify(ds, upstream=reported)
 
     create_markdown_artifact(
         key="customer-daily-etl",

@@ -1,0 +1,84 @@
+"""Retries as Prefect records them, against the ledger; a permanent failure stops downstream
+and sends exactly one alert."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pipelines_core import testing
+from pipelines_core.alerts import read_alerts
+from pipelines_core.ledger import Ledger
+from pipelines_core.spec import CUSTOMER_DAILY_ETL, retry_policy
+
+from conftest import E2E_DAY, E2E_NAMESPACE
+
+
+def _ts(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _task_run(stack, flow_run_id: str, name: str) -> dict:
+    runs = stack.adapter.task_runs(flow_run_id)
+    return next(t for t in runs if t["name"] == name)
+
+
+def test_transient_fault_retried_as_ledger_saw_it(stack, e2e):
+    assert e2e.etl_state == "COMPLETED"
+    config = stack.in_namespace(E2E_NAMESPACE)
+    ledger = Ledger(config.ledger_path).read_attempts(
+        pipeline="customer_daily_etl", step="ingest_cdc", date=E2E_DAY.isoformat(),
+        namespace=E2E_NAMESPACE)
+    assert [(r.attempt, r.status, r.orchestrator) for r in ledger] == [
+        (1, "failed", "prefect"), (2, "failed", "prefect"), (3, "success", "prefect")]
+
+    tr = _task_run(stack, e2e.etl_run_id, "ingest_cdc")
+    assert tr["run_count"] == 3
+    assert tr["state"]["type"] == "COMPLETED"
+    states = stack.adapter.task_states(tr["id"])
+    assert [s["name"] for s in states if s["type"] in ("RUNNING", "SCHEDULED")] == [
+        "Running", "AwaitingRetry", "Retrying", "AwaitingRetry", "Retrying"]
+
+    # Prefect's record of the backoff: each AwaitingRetry is scheduled `delay` seconds out.
+    policy = retry_policy(CUSTOMER_DAILY_ETL, config)
+    assert policy.delays() == [1.0, 2.0]
+    waits = [s for s in states if s["name"] == "AwaitingRetry"]
+    planned = [(_ts(s["state_details"]["scheduled_time"]) - _ts(s["timestamp"])).total_seconds()
+               for s in waits]
+    for got, want in zip(planned, policy.delays(), strict=True):
+        assert abs(got - want) < 0.5, (planned, policy.delays())
+
+    # The adapter's view (attempts from the state history) matches the ledger attempt by
+    # attempt, and the observed gaps follow the configured backoff.
+    view = stack.adapter.read_run(e2e.etl_run_id)
+    step = view.step("ingest_cdc")
+    assert [a.state for a in step.attempts] == [r.status for r in ledger]
+    assert "InjectedFault" in (step.attempts[0].error or "")
+    for n in (1, 2):
+        gap = (_ts(ledger[n].start) - _ts(ledger[n - 1].end)).total_seconds()
+        want = policy.delay_before(n)
+        assert want - 0.05 <= gap < want + 2.0, (n, gap, want)
+        prefect_gap = (_ts(step.attempts[n].start) - _ts(step.attempts[n - 1].end)).total_seconds()
+        assert want - 0.05 <= prefect_gap < want + 2.0, (n, prefect_gap, want)
+
+
+def test_permanent_failure_stops_downstream_and_alerts_once(stack, workbench_env):
+    from workbench_prefect.etl import customer_daily_etl
+
+    day, namespace = date(2026, 10, 9), "prefect_fail"
+    config = stack.in_namespace(namespace)
+    testing.generate_exports(config, [day])
+    workbench_env(namespace, '{"ingest_cdc": {"kind": "permanent"}}')
+    state = customer_daily_etl(day=day, return_state=True)
+    assert state.is_failed()
+
+    names = [t["name"] for t in stack.adapter.task_runs(str(state.state_details.flow_run_id))]
+    assert sorted(names) == ["ingest_cdc", "wait_for_export"]
+    attempts = Ledger(config.ledger_path).read_attempts(namespace=namespace, date=day.isoformat())
+    assert [(r.step, r.status) for r in attempts] == [
+        ("wait_for_export", "success"), ("ingest_cdc", "failed"), ("ingest_cdc", "failed"),
+        ("ingest_cdc", "failed")]
+    alerts = read_alerts(config, kind="failure", namespace=namespace)
+    assert len(alerts) == 1
+    assert alerts[0]["step"] == "ingest_cdc" and alerts[0]["orchestrator"] == "prefect"
+    assert "InjectedFault" in alerts[0]["error"] or "permanent" in alerts[0]["error"]
+    assert alerts[0]["attempts"] == 3
