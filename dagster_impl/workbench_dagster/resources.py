@@ -24,8 +24,12 @@ class WorkbenchResource(ConfigurableResource):
     """
 
     namespace: str = ORCHESTRATOR
+    # Run-scoped environment for the steps (a fault plan, ``WORKBENCH_FAULTS``), given in a
+    # run's config: ``resources: {workbench: {config: {env: {...}}}}``.
+    env: dict[str, str] = {}
 
     def load(self) -> WorkbenchConfig:
+        os.environ.update(self.env)
         config = load_config()
         namespace = config.namespace if os.environ.get("WORKBENCH_NAMESPACE") else self.namespace
         return config.replace(namespace=namespace, orchestrator=ORCHESTRATOR)

@@ -1,0 +1,187 @@
+"""The Dagster adapter: runs and backfills through a real webserver + daemon on 127.0.0.1.
+
+The services run from ``dagster_impl/.venv`` over a workbench-owned ``DAGSTER_HOME``
+(``<state_dir>/dagster/home``, SQLite), so every run and backfill shows in the UI. Runs are
+launched with ``launchRun``, backfills with ``launchPartitionBackfill`` (the daemon submits
+one run per date to the queue, bounded by ``max_concurrent_runs``); records are read back
+from the webserver's GraphQL API: run states, step events, attempts, retry waits, durations
+and the core's log lines captured into Dagster's event log.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import time
+from datetime import date as Date
+from datetime import datetime, timezone
+from types import ModuleType
+
+from benchmarks.adapters.base import (Adapter, AttemptView, BackfillView, Capabilities,
+                                      RunView, StepView)
+from pipelines_core.config import PROJECT_ROOT
+from pipelines_core.runner import date_range
+from pipelines_core.spec import get_pipeline
+
+IMPL = PROJECT_ROOT / "dagster_impl"
+RUN_STATES = {"SUCCESS": "success", "FAILURE": "failed", "CANCELED": "failed",
+              "STARTED": "running", "STARTING": "running", "CANCELING": "running",
+              "QUEUED": "queued", "NOT_STARTED": "queued", "MANAGED": "unknown"}
+
+
+def _load(name: str) -> ModuleType:
+    """A stdlib-only module of the Dagster implementation, loaded without Dagster installed."""
+    full = f"workbench_dagster_{name}"
+    if full not in sys.modules:
+        spec = importlib.util.spec_from_file_location(full, IMPL / "workbench_dagster" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[full] = module
+        spec.loader.exec_module(module)
+    return sys.modules[full]
+
+
+def _iso(ts: float | None) -> str | None:
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat() if ts else None
+
+
+class DagsterAdapter(Adapter):
+    name = "dagster"
+    namespace = "dagster"
+    capabilities = Capabilities(
+        exponential_backoff=True, max_retry_delay=False, retry_jitter=True,
+        attempt_timeout=False, attempt_number_in_task=True, native_backfill=True,
+        metrics_endpoint=False,
+        notes={"backoff": "Backoff.EXPONENTIAL waits (2**n - 1) * delay: factor fixed at 2, "
+                          "no cap",
+               "jitter": "Jitter.FULL / PLUS_MINUS exist; the spec declares none, so unused",
+               "attempt_timeout": "none per attempt; run-level dagster/max_runtime enforced "
+                                  "by run monitoring in the daemon",
+               "backfill": "launchPartitionBackfill; the daemon submits one run per date to "
+                           "the QueuedRunCoordinator (max_concurrent_runs = parallelism)",
+               "executor": "multiprocess (one process per step) by default; in_process "
+                           "selectable per adapter"})
+
+    def __init__(self, config, *, in_process: bool = False, max_concurrent_runs: int = 2,
+                 automation: bool = False) -> None:
+        super().__init__(config)
+        self.in_process = in_process
+        self.max_concurrent_runs = max_concurrent_runs
+        self.automation = automation
+        self.services = None
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self.services is not None:
+            return
+        services = _load("services")
+        self.services = services.DagsterServices(
+            self.config, self.config.state_dir / "dagster" / "home",
+            max_concurrent_runs=self.max_concurrent_runs, automation=self.automation)
+        self.services.start()
+
+    def stop(self) -> None:
+        if self.services is not None:
+            self.services.stop()
+            self.services = None
+
+    def _run_config(self, env: dict[str, str] | None) -> dict:
+        services = _load("services")
+        config = services.in_process(self.in_process)
+        if env:
+            config["resources"] = {"workbench": {"config": {"env": dict(env)}}}
+        return config
+
+    # --- runs ----------------------------------------------------------------------------------
+
+    def run_date(self, pipeline, day, *, env=None, timeout_s=900):
+        self.start()
+        run_id = self.services.launch_run(pipeline, day.isoformat(), self._run_config(env))
+        run = self.services.wait_run(run_id, timeout_s)
+        return self._view(pipeline, run)
+
+    def backfill(self, pipeline, start, end, *, parallelism=2, env=None, timeout_s=1800):
+        if parallelism != self.max_concurrent_runs:  # the queue's bound is instance config
+            self.stop()
+            self.max_concurrent_runs = parallelism
+        self.start()
+        days = [d.isoformat() for d in date_range(start, end)]
+        t0 = time.time()
+        backfill_id = self.services.launch_backfill(pipeline, days, self._run_config(env))
+        runs = self.services.wait_runs({"dagster/backfill": backfill_id}, len(days), timeout_s)
+        wall = time.time() - t0
+        views = sorted((self._view(pipeline, r) for r in runs), key=lambda v: v.date)
+        return BackfillView(pipeline, days, parallelism, wall, views,
+                            mechanism=f"dagster launchPartitionBackfill (daemon, "
+                                      f"max_concurrent_runs={parallelism})")
+
+    def read_runs(self, pipeline, day=None):
+        self.start()
+        tags = {"dagster/partition": day.isoformat()} if day else None
+        runs = self.services.runs(job=pipeline, tags=tags)
+        return [self._view(pipeline, r) for r in reversed(runs)]
+
+    def _view(self, pipeline: str, run: dict) -> RunView:
+        stepnames = _load("stepnames")
+        spec = get_pipeline(pipeline)
+        steps: dict[tuple[str, str | None], StepView] = {}
+        open_attempt: dict[str, AttemptView] = {}
+        logs: dict[int, list[str]] = {}
+
+        def close(key: str, state: str, t: float, error: str | None = None) -> None:
+            att = open_attempt.pop(key, None)
+            if att is None:
+                return
+            att.state, att.end, att.error = state, _iso(t), error or att.error
+            att.duration_s = t - datetime.fromisoformat(att.start).timestamp()
+            att.log_excerpt = "\n".join(logs.get(id(att), [])[-20:]) or att.error
+
+        for ev in self.services.events(run["runId"]):
+            key = ev["step_key"]
+            if not key:
+                continue
+            name, map_key, aux = stepnames.parse_step_key(key)
+            if aux:
+                continue
+            view = steps.setdefault((name, map_key), StepView(name, "unknown", map_key))
+            kind = ev["type"]
+            if kind in ("ExecutionStepStartEvent", "ExecutionStepRestartEvent"):
+                att = AttemptView(len(view.attempts) + 1, "running", _iso(ev["time"]))
+                view.attempts.append(att)
+                open_attempt[key] = att
+                view.state = "running"
+            elif kind == "ExecutionStepUpForRetryEvent":
+                close(key, "failed", ev["time"], ev["error"])
+                view.state = "failed"
+            elif kind == "ExecutionStepSuccessEvent":
+                failed_check = view.attempts and view.attempts[-1].error
+                close(key, "failed" if failed_check else "success", ev["time"])
+                view.state = "failed" if failed_check else "success"
+            elif kind == "ExecutionStepFailureEvent":
+                close(key, "failed", ev["time"], ev["error"])
+                view.state = "failed"
+            elif kind == "ExecutionStepSkippedEvent":
+                view.state = "skipped"
+            elif kind == "AssetCheckEvaluationEvent" and not ev["check"]["success"]:
+                if key in open_attempt:
+                    open_attempt[key].error = ev["check"]["description"] or "check failed"
+            elif kind == "LogMessageEvent" and key in open_attempt:
+                logs.setdefault(id(open_attempt[key]), []).append(ev["message"] or "")
+        state = RUN_STATES.get(run["status"], "unknown")
+        present = {n for n, _ in steps}
+        for step in spec.steps:
+            if step.name not in present:
+                steps[(step.name, None)] = StepView(
+                    step.name, "upstream_failed" if state == "failed" else "skipped")
+        order = {s.name: i for i, s in enumerate(spec.steps)}
+        return RunView(
+            run["runId"], pipeline, run["tags"].get("dagster/partition", ""), state,
+            _iso(run.get("startTime")), _iso(run.get("endTime")),
+            sorted(steps.values(), key=lambda s: (order.get(s.step, 99), s.map_key or "")),
+            url=f"{self.services.url}/runs/{run['runId']}")
+
+
+def fault_env(plan: dict) -> dict[str, str]:
+    """The ``env`` a fault plan needs for ``run_date``/``backfill``."""
+    return {"WORKBENCH_FAULTS": json.dumps(plan)}

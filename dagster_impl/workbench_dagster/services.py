@@ -1,0 +1,310 @@
+"""Dagster's services for the demo, the benchmark and the daemon tests: a ``DAGSTER_HOME``
+(SQLite storage, a bounded run queue, run monitoring, the core's log lines captured), the
+webserver and the daemon on 127.0.0.1, and a small client of the webserver's GraphQL API.
+
+Pure standard library plus ``pipelines_core``: the benchmark adapter (root environment, no
+Dagster installed) imports it too and runs the servers from ``dagster_impl/.venv``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from pipelines_core.config import WorkbenchConfig
+
+IMPL = Path(__file__).resolve().parent.parent
+BIN = IMPL / ".venv" / "bin"
+LOCATION = "workbench"
+REPOSITORY = "__repository__"
+TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}
+
+
+def in_process(enabled: bool = True) -> dict[str, Any]:
+    """Run config choosing the in-process executor (or the default multiprocess one)."""
+    return {"execution": {"config": {"in_process": {}}}} if enabled else {}
+
+
+def faults_config(plan: str) -> dict[str, Any]:
+    """Run config carrying a fault plan to the steps of one run (through the resource)."""
+    return {"resources": {"workbench": {"config": {"env": {"WORKBENCH_FAULTS": plan}}}}}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+class DagsterServices:
+    """A workbench-owned ``DAGSTER_HOME`` with its webserver and daemon.
+
+    Args:
+        config: The workbench configuration the steps run with (exported to the servers).
+        home: The ``DAGSTER_HOME`` folder (created; ``dagster.yaml`` written into it).
+        port: Webserver port on 127.0.0.1 (a free one when omitted).
+        max_concurrent_runs: The run queue's bound: the parallelism of a backfill.
+        automation: Whether the daemon evaluates automation conditions (the ML trigger).
+        env: Extra environment for the servers and every run they launch.
+    """
+
+    def __init__(self, config: WorkbenchConfig, home: Path, *, port: int | None = None,
+                 max_concurrent_runs: int = 2, automation: bool = True,
+                 env: dict[str, str] | None = None) -> None:
+        self.config = config
+        self.home = Path(home)
+        self.port = port or free_port()
+        self.max_concurrent_runs = max_concurrent_runs
+        self.automation = automation
+        self.extra_env = dict(env or {})
+        self.procs: dict[str, subprocess.Popen] = {}
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    def write_home(self) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        (self.home / "logs").mkdir(exist_ok=True)
+        (self.home / "dagster.yaml").write_text(f"""\
+run_coordinator:
+  module: dagster.core.run_coordinator
+  class: QueuedRunCoordinator
+  config:
+    max_concurrent_runs: {self.max_concurrent_runs}
+    dequeue_interval_seconds: 1
+run_monitoring:
+  enabled: true
+  poll_interval_seconds: 10
+python_logs:
+  managed_python_loggers: [workbench]
+  python_log_level: INFO
+auto_materialize:
+  enabled: {str(self.automation).lower()}
+  use_sensors: true
+telemetry:
+  enabled: false
+""")
+        (self.home / "workspace.yaml").write_text(f"""\
+load_from:
+  - python_module:
+      module_name: workbench_dagster.definitions
+      location_name: {LOCATION}
+      working_directory: {IMPL}
+""")
+
+    def env(self) -> dict[str, str]:
+        env = {**os.environ, **self.config.to_env(), **self.extra_env,
+               "DAGSTER_HOME": str(self.home), "PATH": f"{BIN}:{os.environ.get('PATH', '')}"}
+        env.pop("VIRTUAL_ENV", None)
+        return env
+
+    def start(self, *, webserver: bool = True, daemon: bool = True,
+              timeout_s: float = 180.0) -> None:
+        """Start the services in their own process groups and wait until the code loads."""
+        self.write_home()
+        workspace = str(self.home / "workspace.yaml")
+        if webserver:
+            self._spawn("webserver", [str(BIN / "dagster-webserver"), "-h", "127.0.0.1",
+                                      "-p", str(self.port), "-w", workspace])
+        if daemon:
+            self._spawn("daemon", [str(BIN / "dagster-daemon"), "run", "-w", workspace])
+        if webserver:
+            self.wait_ready(timeout_s)
+
+    def _spawn(self, name: str, cmd: list[str]) -> None:
+        log = (self.home / "logs" / f"{name}.log").open("ab")
+        self.procs[name] = subprocess.Popen(cmd, cwd=IMPL, env=self.env(), stdout=log,
+                                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                            start_new_session=True)
+        (self.home / f"{name}.pid").write_text(str(self.procs[name].pid))
+
+    def wait_ready(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for name, proc in self.procs.items():
+                if proc.poll() is not None:
+                    raise RuntimeError(f"dagster {name} exited with {proc.returncode}; see "
+                                       f"{self.home / 'logs' / (name + '.log')}")
+            if port_open(self.port):
+                try:
+                    data = self.graphql("""{ workspaceOrError { __typename ... on Workspace {
+                        locationEntries { name loadStatus
+                          locationOrLoadError { __typename } } } } }""")
+                    entries = data["workspaceOrError"]["locationEntries"]
+                    if entries and all(e["loadStatus"] == "LOADED" for e in entries):
+                        kinds = {e["locationOrLoadError"]["__typename"] for e in entries}
+                        if kinds != {"RepositoryLocation"}:
+                            raise RuntimeError(f"code location failed to load: {entries}")
+                        return
+                except OSError:
+                    pass
+            time.sleep(1)
+        raise TimeoutError(f"dagster webserver not ready within {timeout_s:.0f} s")
+
+    def stop(self, grace_s: float = 20.0) -> None:
+        """TERM each process group, wait, then KILL what is left; the port ends up free."""
+        for proc in self.procs.values():
+            _signal_group(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace_s
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+        for proc in self.procs.values():
+            _signal_group(proc.pid, signal.SIGKILL)  # the group may hold code servers too
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+        for name in self.procs:
+            (self.home / f"{name}.pid").unlink(missing_ok=True)
+        self.procs.clear()
+
+    # --- GraphQL -------------------------------------------------------------------------------
+
+    def graphql(self, query: str, variables: dict[str, Any] | None = None,
+                timeout_s: float = 60) -> dict[str, Any]:
+        body = json.dumps({"query": query, "variables": variables or {}}).encode()
+        req = urllib.request.Request(f"{self.url}/graphql", data=body, method="POST",
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=timeout_s) as resp:
+            payload = json.loads(resp.read())
+        if payload.get("errors"):
+            raise RuntimeError(f"GraphQL errors: {payload['errors']}")
+        return payload["data"]
+
+    def launch_run(self, job: str, partition: str, run_config: dict | None = None) -> str:
+        data = self.graphql("""
+            mutation($p: ExecutionParams!) { launchRun(executionParams: $p) { __typename
+              ... on LaunchRunSuccess { run { runId } }
+              ... on PythonError { message }
+              ... on RunConfigValidationInvalid { errors { message } } } }""",
+            {"p": {"selector": {"repositoryLocationName": LOCATION,
+                                "repositoryName": REPOSITORY, "jobName": job},
+                   "runConfigData": run_config or {},
+                   "executionMetadata": {"tags": [{"key": "dagster/partition",
+                                                   "value": partition}]}}})
+        result = data["launchRun"]
+        if result["__typename"] != "LaunchRunSuccess":
+            raise RuntimeError(f"launchRun failed: {result}")
+        return result["run"]["runId"]
+
+    def launch_backfill(self, job: str, partitions: list[str],
+                        run_config: dict | None = None) -> str:
+        """A backfill of ``job`` over ``partitions``, submitted by the daemon's backfill loop
+        and bounded by the run queue's ``max_concurrent_runs``."""
+        data = self.graphql("""
+            mutation($p: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $p) {
+              __typename ... on LaunchBackfillSuccess { backfillId }
+              ... on PythonError { message } ... on PartitionSetNotFoundError { message } } }""",
+            {"p": {"selector": {"partitionSetName": f"{job}_partition_set",
+                                "repositorySelector": {"repositoryLocationName": LOCATION,
+                                                       "repositoryName": REPOSITORY}},
+                   "partitionNames": partitions, "runConfigData": run_config or {}}})
+        result = data["launchPartitionBackfill"]
+        if result["__typename"] != "LaunchBackfillSuccess":
+            raise RuntimeError(f"launchPartitionBackfill failed: {result}")
+        return result["backfillId"]
+
+    def runs(self, job: str | None = None, tags: dict[str, str] | None = None,
+             limit: int = 200) -> list[dict[str, Any]]:
+        """Runs, newest first: id, status, start/end (epoch s), tags."""
+        flt: dict[str, Any] = {}
+        if job:
+            flt["pipelineName"] = job
+        if tags:
+            flt["tags"] = [{"key": k, "value": v} for k, v in tags.items()]
+        data = self.graphql("""
+            query($f: RunsFilter, $n: Int) { runsOrError(filter: $f, limit: $n) { __typename
+              ... on Runs { results { runId jobName status startTime endTime
+                                      tags { key value } } } } }""", {"f": flt, "n": limit})
+        runs = data["runsOrError"]["results"]
+        for run in runs:
+            run["tags"] = {t["key"]: t["value"] for t in run["tags"]}
+        return runs
+
+    def wait_runs(self, tags: dict[str, str], count: int, timeout_s: float) -> list[dict]:
+        """Wait until ``count`` runs carrying ``tags`` have all finished."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            runs = self.runs(tags=tags)
+            if len(runs) >= count and all(r["status"] in TERMINAL for r in runs):
+                return runs
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"runs {tags} not finished within {timeout_s:.0f} s: "
+                                   f"{[(r['runId'], r['status']) for r in runs]}")
+            time.sleep(1)
+
+    def wait_run(self, run_id: str, timeout_s: float) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            data = self.graphql("""query($id: ID!) { runOrError(runId: $id) { __typename
+                ... on Run { runId status startTime endTime tags { key value } } } }""",
+                                {"id": run_id})
+            run = data["runOrError"]
+            if run.get("status") in TERMINAL:
+                run["tags"] = {t["key"]: t["value"] for t in run["tags"]}
+                return run
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"run {run_id} not finished within {timeout_s:.0f} s")
+            time.sleep(0.5)
+
+    def events(self, run_id: str) -> list[dict[str, Any]]:
+        """Every event of a run: type, step key, time (epoch s), message, error, retry wait."""
+        out, cursor = [], None
+        while True:
+            data = self.graphql("""
+                query($id: ID!, $c: String) { logsForRun(runId: $id, afterCursor: $c) {
+                  __typename ... on EventConnection { cursor hasMore events { __typename
+                    ... on MessageEvent { message timestamp level stepKey }
+                    ... on ExecutionStepFailureEvent { error { message
+                        cause { message cause { message } } } }
+                    ... on ExecutionStepUpForRetryEvent { secondsToWait error { message
+                        cause { message cause { message } } } }
+                    ... on AssetCheckEvaluationEvent { evaluation { checkName success
+                        description } } } } } }""",
+                                {"id": run_id, "c": cursor})
+            conn = data["logsForRun"]
+            for ev in conn["events"]:
+                out.append({"type": ev["__typename"], "step_key": ev.get("stepKey"),
+                            "time": int(ev["timestamp"]) / 1000.0, "message": ev.get("message"),
+                            "level": ev.get("level"), "error": _error(ev.get("error")),
+                            "seconds_to_wait": ev.get("secondsToWait"),
+                            "check": ev.get("evaluation")})
+            cursor = conn["cursor"]
+            if not conn["hasMore"]:
+                return out
+
+
+def _error(info: dict | None) -> str | None:
+    if not info:
+        return None
+    while info.get("cause"):
+        info = info["cause"]
+    return (info.get("message") or "").strip()
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
