@@ -27,10 +27,6 @@ ORCHESTRATOR = "airflow"
 SILVER_CUSTOMERS = Asset(name="silver_customers", uri="x-workbench://lake/silver/customers",
                          group="workbench")
 
-# How long a run may take, from being queued, before the deadline alert fires (Airflow 3
-# Deadline Alerts replace the SLA callbacks of Airflow 2). Queued time, not logical date:
-# a backfill of old dates would otherwise miss every deadline at once.
-DEADLINE_AFTER = timedelta(hours=float(os.environ.get("WORKBENCH_AIRFLOW_DEADLINE_H", "4")))
 
 
 def workbench_config() -> WorkbenchConfig:
@@ -123,16 +119,31 @@ def alert_on_failure(context: Any) -> None:
                       "map_index": ti.map_index})
 
 
+def deadline_after() -> timedelta:
+    """How long a run may take, from being queued, before the deadline alert fires.
+
+    Queued time, not logical date: a backfill of old dates would otherwise miss every
+    deadline at once. ``WORKBENCH_AIRFLOW_DEADLINE_H=0`` turns the alert off (``dag.test()``
+    in Airflow 3.3.2 fails on DAGs with a deadline: it looks the alert up by a serialized
+    dict instead of its id when the run ends).
+    """
+    return timedelta(hours=float(os.environ.get("WORKBENCH_AIRFLOW_DEADLINE_H", "4")))
+
+
 async def deadline_missed(dag_id: str, **kwargs: Any) -> None:
     """Deadline callback (run by the triggerer): a run is still going past its deadline."""
     context = kwargs.get("context") or {}
     dag_run = context.get("dag_run") or {}
     logical = dag_run.get("logical_date") if isinstance(dag_run, dict) else None
     send_alert(workbench_config(), pipeline=dag_id, date=str(logical or "")[:10], step=None,
-               error=f"run not finished within {DEADLINE_AFTER} of being queued",
+               error=f"run not finished within {deadline_after()} of being queued",
                orchestrator=ORCHESTRATOR, kind="deadline")
 
 
-def deadline(spec: PipelineSpec) -> DeadlineAlert:
-    return DeadlineAlert(reference=DeadlineReference.DAGRUN_QUEUED_AT, interval=DEADLINE_AFTER,
+def deadline(spec: PipelineSpec) -> DeadlineAlert | None:
+    """Airflow 3's Deadline Alert (the successor of Airflow 2's SLA) for a daily run."""
+    after = deadline_after()
+    if after <= timedelta(0):
+        return None
+    return DeadlineAlert(reference=DeadlineReference.DAGRUN_QUEUED_AT, interval=after,
                          callback=AsyncCallback(deadline_missed, kwargs={"dag_id": spec.name}))
