@@ -148,12 +148,14 @@ def daily_report(context, workbench: WorkbenchResource, spark: SparkResource,
                                 inputs={"choose_report": choice}))
 
 
-@op(retry_policy=RETRY, ins={"reports": In(list)})
-def notify(context, workbench: WorkbenchResource, spark: SparkResource,
-           reports: list[dict[str, Any]]) -> Output:
-    """Tell the sink that the date is done (joins whichever report ran)."""
-    return output(run_core_step(context, workbench, spark, ETL, "notify",
-                                inputs={"reports": reports}))
+@op(retry_policy=RETRY, ins={"reports": In(Nothing)})
+def notify(context, workbench: WorkbenchResource, spark: SparkResource) -> Output:
+    """Tell the sink that the date is done (joins whichever report ran).
+
+    The join is an ordering-only (``Nothing``) fan-in: with a data fan-in, Dagster 1.13
+    tried to load the skipped report's output when it was the second source, and failed.
+    """
+    return output(run_core_step(context, workbench, spark, ETL, "notify"))
 
 
 @graph(name=f"{ETL}__report", out={"choose_report": GraphOut(), "monthly_report": GraphOut(),

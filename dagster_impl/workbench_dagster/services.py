@@ -82,7 +82,7 @@ class DagsterServices:
 
     def write_home(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
-        (self.home / "logs").mkdir(exist_ok=True)
+        (self.home / "service_logs").mkdir(exist_ok=True)
         (self.home / "dagster.yaml").write_text(f"""\
 run_coordinator:
   module: dagster.core.run_coordinator
@@ -130,7 +130,7 @@ load_from:
             self.wait_ready(timeout_s)
 
     def _spawn(self, name: str, cmd: list[str]) -> None:
-        log = (self.home / "logs" / f"{name}.log").open("ab")
+        log = (self.home / "service_logs" / f"{name}.log").open("ab")
         self.procs[name] = subprocess.Popen(cmd, cwd=IMPL, env=self.env(), stdout=log,
                                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                             start_new_session=True)
@@ -142,7 +142,7 @@ load_from:
             for name, proc in self.procs.items():
                 if proc.poll() is not None:
                     raise RuntimeError(f"dagster {name} exited with {proc.returncode}; see "
-                                       f"{self.home / 'logs' / (name + '.log')}")
+                                       f"{self.home / 'service_logs' / (name + '.log')}")
             if port_open(self.port):
                 try:
                     data = self.graphql("""{ workspaceOrError { __typename ... on Workspace {
