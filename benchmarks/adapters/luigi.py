@@ -1,0 +1,271 @@
+"""The Luigi adapter: a workbench-owned luigid, workers run through the Luigi environment.
+
+``start()`` starts ``luigid`` on 127.0.0.1 (task history in SQLite, Prometheus metrics) with
+its state under ``<state_dir>/luigi``. A run is one Luigi worker invocation
+(``luigi_impl/.venv/bin/python -m workbench_luigi run|backfill --scheduler-url ...``, i.e.
+``luigi.build`` over the pipeline's last task or a ``RangeDaily``). What the adapter reports
+comes from Luigi itself: task states and last errors from luigid's API, attempts and their
+times from luigid's task history, counters from ``/metrics``, and per-attempt log lines
+from the worker's log file (each attempt runs in its own process, so its lines carry its
+pid; Luigi's own "running" line ties a pid to a task).
+
+Luigi has no notion of a "run": the adapter records each worker invocation's summary (start,
+end, status, log file) in ``<state_dir>/luigi/runs.jsonl`` and reads luigid's history within
+that window. Luigi retries with one fixed ``retry_delay``: no exponential backoff, no maximum
+delay, no jitter; the capabilities say so and the benchmark measures the real delays.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import time
+from collections import defaultdict
+from datetime import date as Date
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from benchmarks.adapters.base import (Adapter, AttemptView, BackfillView, Capabilities,
+                                      RunView, StepView)
+from benchmarks.adapters.luigi_api import HistoryTask, LuigidClient
+from pipelines_core.config import PROJECT_ROOT
+from pipelines_core.runner import date_range
+from pipelines_core.spec import get_pipeline
+
+IMPL = PROJECT_ROOT / "luigi_impl"
+PYTHON = IMPL / ".venv" / "bin" / "python"
+DEFAULT_PORT = 8082
+_RUNNING = re.compile(r"\[pid (\d+)\] Worker .* running\s+(\S+)\((.*)\)\s*$")
+_FAILED = re.compile(r" attempt \S+ failed: (.*)$")
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat()
+
+
+class LuigiAdapter(Adapter):
+    name = "luigi"
+    namespace = "luigi"
+    capabilities = Capabilities(
+        exponential_backoff=False, max_retry_delay=False, retry_jitter=False,
+        attempt_timeout=True, attempt_number_in_task=False, native_backfill=True,
+        metrics_endpoint=True,
+        notes={
+            "retries": "retry_count per task (spec retries + 1 attempts) and one fixed "
+                       "[scheduler] retry_delay (the spec's base delay) for every task; no "
+                       "exponential backoff, no max delay, no jitter",
+            "retry_wait": "a failed task waits retry_delay, then the idle worker's next poll "
+                          "(wait_interval 0.5 s + up to 0.2 s jitter) picks it up again",
+            "gates": "retry_count 1: Luigi cannot retry by exception type",
+            "attempt_timeout": "worker_timeout per task (the spec's timeout), enforced by "
+                               "terminating the attempt's process",
+            "attempt_number": "not exposed to tasks; the ledger records attempt 0",
+            "backfill": "RangeDaily over the pipeline's last task, --workers N bounds the "
+                        "tasks running at once (not the dates)",
+            "sensor": "an ExternalTask re-checked every retry_delay until "
+                      "disable_hard_timeout; Luigi fires no FAILURE event for it, so a sensor "
+                      "timeout sends no alert",
+            "branch": "chosen in requires(): the branch not taken is never scheduled, so it "
+                      "does not appear as a skipped step",
+            "runs": "Luigi has no run object: a run is one worker invocation",
+        })
+
+    def __init__(self, config, port: int | None = None) -> None:
+        super().__init__(config)
+        self.root = self.config.state_dir / "luigi"
+        self.port = port or int(os.environ.get("WORKBENCH_LUIGID_PORT", DEFAULT_PORT))
+        self.url: str | None = None
+
+    # --- services -------------------------------------------------------------------------
+    def _impl(self, args: list[str], env: dict[str, str] | None = None,
+              timeout_s: float = 120) -> subprocess.CompletedProcess:
+        full_env = {k: v for k, v in os.environ.items()
+                    if not k.startswith(("WORKBENCH_", "VIRTUAL_ENV", "LUIGI_CONFIG_PATH"))}
+        full_env.update(self.config.to_env())
+        full_env.update(env or {})
+        full_env["PYTHONPATH"] = str(IMPL)
+        return subprocess.run([str(PYTHON), "-m", "workbench_luigi", *args], cwd=IMPL,
+                              env=full_env, timeout=timeout_s, capture_output=True, text=True)
+
+    def start(self) -> None:
+        proc = self._impl(["luigid", "start", "--port", str(self.port), "--root", str(self.root)])
+        if proc.returncode != 0:
+            raise RuntimeError(f"luigid did not start: {proc.stderr[-2000:]}")
+        self.url = json.loads(proc.stdout.strip().splitlines()[-1])["url"]
+
+    def stop(self) -> None:
+        self._impl(["luigid", "stop", "--root", str(self.root)])
+        self.url = None
+
+    @property
+    def client(self) -> LuigidClient:
+        if self.url is None:
+            self.start()
+        return LuigidClient(self.url, self.root / "task-history.sqlite")
+
+    @property
+    def metrics_url(self) -> str:
+        return f"{self.client.url}/metrics"
+
+    def read_metrics(self) -> dict[tuple[str, frozenset], float]:
+        """luigid's Prometheus counters (started, failed, disabled, done per family and date)."""
+        return self.client.metrics()
+
+    # --- running --------------------------------------------------------------------------
+    def _worker(self, args: list[str], env: dict[str, str] | None, timeout_s: float) -> dict:
+        url = self.client.url
+        t0 = time.time()
+        try:
+            proc = self._impl([*args, "--scheduler-url", url], env, timeout_s)
+            lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+            summary = json.loads(lines[-1]) if lines else {
+                "status": "CRASHED", "ok": False, "start": t0, "end": time.time(),
+                "log": None, "error": proc.stderr[-2000:]}
+        except subprocess.TimeoutExpired:
+            summary = {"status": "TIMEOUT", "ok": False, "start": t0, "end": time.time(),
+                       "log": None}
+        summary.update(args=args)
+        self.root.mkdir(parents=True, exist_ok=True)
+        with (self.root / "runs.jsonl").open("a") as fh:
+            fh.write(json.dumps(summary, default=str) + "\n")
+        return summary
+
+    def run_date(self, pipeline, day, *, env=None, timeout_s=900):
+        summary = self._worker(["run", "--pipeline", pipeline, "--date", day.isoformat()],
+                               env, timeout_s)
+        return self._view(pipeline, day.isoformat(), summary)
+
+    def backfill(self, pipeline, start, end, *, parallelism=2, env=None, timeout_s=1800):
+        summary = self._worker(["backfill", "--pipeline", pipeline, "--start", start.isoformat(),
+                                "--end", end.isoformat(), "--workers", str(parallelism)],
+                               env, timeout_s)
+        days = [d.isoformat() for d in date_range(start, end)]
+        return BackfillView(pipeline, days, parallelism, summary["end"] - summary["start"],
+                            [self._view(pipeline, d, summary) for d in days],
+                            mechanism=f"RangeDaily (luigi.tools.range) --workers {parallelism}")
+
+    # --- reading back ---------------------------------------------------------------------
+    def read_runs(self, pipeline, day=None):
+        path = self.root / "runs.jsonl"
+        summaries = [json.loads(ln) for ln in path.read_text().splitlines()] if path.exists() else []
+        views = []
+        for s in summaries:
+            args = s.get("args", [])
+            if "--pipeline" not in args or args[args.index("--pipeline") + 1] != pipeline:
+                continue
+            if args[0] == "run":
+                days = [args[args.index("--date") + 1]]
+            else:
+                days = [d.isoformat() for d in date_range(Date.fromisoformat(args[args.index("--start") + 1]),
+                                                          Date.fromisoformat(args[args.index("--end") + 1]))]
+            for d in days:
+                if day is None or d == day.isoformat():
+                    views.append(self._view(pipeline, d, s))
+        return views
+
+    def _view(self, pipeline: str, day: str, summary: dict[str, Any]) -> RunView:
+        since = datetime.fromtimestamp(summary["start"] - 1, timezone.utc)
+        until = datetime.fromtimestamp(summary["end"] + 1, timezone.utc)
+        tasks = self.client.history(f"{pipeline}.", date=day)
+        live = self._live_states(pipeline, day)
+        logs = _attempt_logs(summary.get("log"))
+        steps = []
+        for task in tasks:
+            steps.append(self._step(task, since, until, live.get(task.task_id), logs))
+        order = {name: n for n, name in enumerate(get_pipeline(pipeline).step_names)}
+        steps = sorted((s for s in steps if s is not None),
+                       key=lambda s: (order.get(s.step, 99), s.map_key or ""))
+        if summary.get("ok"):
+            state = "success"
+        elif summary.get("status") in ("FAILED", "FAILED_AND_SCHEDULING_FAILED", "CRASHED",
+                                       "TIMEOUT", "MISSING_EXT", "SCHEDULING_FAILED", "NOT_RUN"):
+            state = "failed"
+        else:
+            state = "unknown"
+        # a backfill's summary covers every date: judge each date by its own tasks
+        if any(s.state in ("failed", "upstream_failed") for s in steps):
+            state = "failed"
+        elif steps and summary.get("args", [""])[0] == "backfill":
+            state = "success" if all(s.state == "success" for s in steps) else state
+        return RunView(f"luigi-{pipeline}-{day}-{int(summary['start'])}", pipeline, day, state,
+                       _iso(summary["start"]), _iso(summary["end"]), steps,
+                       url=f"{self.client.url}/static/visualiser/index.html")
+
+    def _live_states(self, pipeline: str, day: str) -> dict[str, str]:
+        """Task states luigid still holds (it forgets tasks ``remove_delay`` after a run)."""
+        try:
+            tasks = self.client.task_list(search=pipeline)
+            blocked = self.client.task_list(status="PENDING", upstream_status="UPSTREAM_DISABLED",
+                                            search=pipeline)
+        except OSError:
+            return {}
+        states = {tid: t["status"] for tid, t in tasks.items()
+                  if t.get("params", {}).get("date") == day}
+        states.update({tid: "UPSTREAM_DISABLED" for tid, t in blocked.items()
+                       if t.get("params", {}).get("date") == day})
+        return states
+
+    def _step(self, task: HistoryTask, since: datetime, until: datetime, live: str | None,
+              logs: dict[str, list[tuple[int, list[str]]]]) -> StepView | None:
+        events = [(n, ts) for n, ts in task.events if since <= ts <= until]
+        if not events:
+            return None
+        attempts = task.attempts(since=since)
+        attempts = [a for a in attempts if a.start <= until]
+        task_logs = logs.get(_pretty(task), [])
+        views = []
+        for n, a in enumerate(attempts):
+            lines = task_logs[n][1] if n < len(task_logs) else []
+            error = None
+            if a.state == "failed":
+                error = next((m.group(1) for m in map(_FAILED.search, lines) if m), None)
+            views.append(AttemptView(a.number, a.state, a.start.isoformat(),
+                                     a.end.isoformat() if a.end else None, a.duration_s,
+                                     error, "\n".join(lines[-40:]) or None))
+        if attempts:
+            state = attempts[-1].state
+        elif any(n == "DONE" for n, _ in events):
+            state = "skipped"  # found complete: not run again
+        elif live in ("UPSTREAM_DISABLED", "PENDING"):
+            state = "upstream_failed"
+        else:
+            state = "unknown"
+        if live == "DISABLED":
+            state = "failed"
+            if views and views[-1].error is None:
+                # luigid keeps the last error a worker reported (a traceback)
+                tail = self.client.fetch_error(task.task_id).strip().splitlines()
+                views[-1].error = tail[-1] if tail else None
+        return StepView(task.step, state, task.params.get("region"), views)
+
+
+def _pretty(task: HistoryTask) -> str:
+    params = ", ".join(f"{k}={v}" for k, v in sorted(task.params.items(),
+                                                      key=lambda kv: (kv[0] != "date", kv[0])))
+    return f"{task.family}({params})"
+
+
+def _attempt_logs(log_file: str | None) -> dict[str, list[tuple[int, list[str]]]]:
+    """``{task display name: [(pid, lines of that attempt's process)]}`` from a worker log."""
+    if not log_file or not Path(log_file).exists():
+        return {}
+    lines = Path(log_file).read_text(errors="replace").splitlines()
+    by_pid: dict[int, list[str]] = defaultdict(list)
+    order: list[tuple[str, int]] = []
+    pid = None
+    for ln in lines:
+        parts = ln.split(" ", 3)
+        if len(parts) > 2 and parts[2].isdigit():
+            pid = int(parts[2])
+        if pid is not None:  # a traceback's lines follow the record that logged it
+            by_pid[pid].append(ln)
+        match = _RUNNING.search(ln)
+        if match:
+            order.append((f"{match.group(2)}({match.group(3)})", int(match.group(1))))
+    out: dict[str, list[tuple[int, list[str]]]] = defaultdict(list)
+    for name, pid in order:
+        out[name].append((pid, by_pid.get(pid, [])))
+    return out
