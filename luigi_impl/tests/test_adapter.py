@@ -49,8 +49,11 @@ def test_adapter_reports_attempts_states_logs_and_metrics(etl_done, config):
             assert attempt.duration_s is not None and attempt.duration_s >= 0
         assert run.step("monthly_report").state == "upstream_failed"
         assert run.step("notify").state == "upstream_failed"
-        assert run.step("ingest_cdc").state == "skipped"  # complete already: not run again
-        assert [s.step for s in run.steps][:2] == ["wait_for_export", "ingest_cdc"]
+        # gold_summary was found complete, so Luigi did not look further upstream
+        assert run.step("gold_summary").state == "skipped"
+        assert run.step("ingest_cdc") is None
+        assert [s.step for s in run.steps] == ["gold_summary", "choose_report",
+                                               "monthly_report", "notify"]
 
         metrics = adapter.read_metrics()
         labels = frozenset({("family", "customer_daily_etl.choose_report"),
