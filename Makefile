@@ -59,3 +59,10 @@ spark-stop down:
 
 clean: down
 	rm -rf lake .workbench reports
+
+.PHONY: bench bench-quick
+bench-quick: setup
+	@$(WB) bench --preset quick
+
+bench: setup
+	@$(WB) bench --preset full

@@ -234,13 +234,27 @@ def build_parser() -> argparse.ArgumentParser:
         dated(p)
         if name == "backfill":
             p.add_argument("--parallelism", type=int, default=2)
+    p = sub.add_parser("bench", parents=[common], help="benchmark the orchestrators")
+    p.add_argument("--preset", choices=("quick", "full"), default="quick")
+    p.add_argument("--orchestrators", default="airflow,prefect,dagster,luigi",
+                   help="comma-separated; the direct baseline always runs")
+    p.add_argument("--out", help="reports folder (default: reports/)")
     p = sub.add_parser("ledger", parents=[common], help="summarise the run ledger")
     p.add_argument("--pipeline")
     p.add_argument("--json", action="store_true", help="every attempt as JSON")
     return parser
 
 
-COMMANDS = {"check": cmd_check, "spark": cmd_spark, "generate": cmd_generate, "run": cmd_run,
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Run the benchmark (the harness lives in the root project's ``benchmarks`` package)."""
+    try:
+        from benchmarks.cli import run_bench
+    except ImportError:
+        raise WorkbenchError("the benchmark needs the root environment (.venv/bin/workbench)")
+    return run_bench(args, _config(args), _console())
+
+
+COMMANDS = {"bench": cmd_bench, "check": cmd_check, "spark": cmd_spark, "generate": cmd_generate, "run": cmd_run,
             "backfill": cmd_backfill, "ledger": cmd_ledger}
 
 

@@ -1,0 +1,54 @@
+"""``workbench bench``: run the harness with a live progress display, write and render results."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks import report
+from benchmarks.harness import ADAPTERS, BenchPlan, Harness, write_results
+from pipelines_core.config import PROJECT_ROOT, WorkbenchConfig
+from pipelines_core.errors import WorkbenchError
+from pipelines_core.spark import connect_server_status, start_connect_server, stop_connect_server
+
+
+def run_bench(args: argparse.Namespace, config: WorkbenchConfig, console: Any) -> int:
+    from rich.table import Table
+
+    names = [n.strip() for n in args.orchestrators.split(",") if n.strip()]
+    unknown = [n for n in names if n not in ADAPTERS]
+    if unknown:
+        raise WorkbenchError(f"unknown orchestrator(s) {', '.join(unknown)}; "
+                             f"known: {', '.join(ADAPTERS)}")
+    plan = BenchPlan.preset(args.preset, names)
+    if args.scale:
+        plan.scale = args.scale
+    config = config.replace(spark_mode="connect")
+    started = not connect_server_status(config)["pid"]
+    start_connect_server(config)
+    t0 = time.monotonic()
+    try:
+        with console.status("benchmark starting") as status:
+            def progress(msg: str) -> None:
+                status.update(f"[{time.monotonic() - t0:5.0f} s] {msg.splitlines()[0]}")
+                console.log(msg)
+
+            results = Harness(config, plan, progress=progress).run()
+    finally:
+        if started:
+            stop_connect_server(config)
+    out_root = Path(args.out) if args.out else PROJECT_ROOT / "reports"
+    folder = write_results(results, out_root)
+    md, html = report.render(results, folder)
+    table = Table(title=f"benchmark ({args.preset}, {time.monotonic() - t0:.0f} s)")
+    rows = report.headline_rows(results)
+    cols = [k for k in rows[0] if k != "errors"] if rows else []
+    for c in cols:
+        table.add_column(c.replace("_", " "), justify="right")
+    for r in rows:
+        table.add_row(*[r[c] for c in cols])
+    console.print(table)
+    console.print(f"report: {html}\n        {md}\n        {folder / 'results.json'}")
+    return 0 if all(not o["errors"] for o in results["orchestrators"].values()) else 1

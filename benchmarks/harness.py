@@ -1,0 +1,507 @@
+"""The benchmark harness: the same scenarios, data and faults on every orchestrator.
+
+Scenarios (see DESIGN.md): happy path with the orchestrator's floor, retries (transient,
+crash, hang, permanent), backfill (from empty, re-run, one bad day), observability probes.
+Fairness: one orchestrator's services at a time (plus the shared Spark Connect server),
+repetitions interleaved (A B C D A B C D), the first repetition of each a warm-up that is not
+counted; medians with min and max. Every figure comes from the run ledger or the
+orchestrator's own records, read back through its adapter.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import platform
+import shutil
+import statistics
+import subprocess
+import time
+import traceback
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from benchmarks.adapters.base import Adapter, RunView
+from pipelines_core import faults as faults_mod
+from pipelines_core.alerts import read_alerts
+from pipelines_core.config import PROJECT_ROOT, WorkbenchConfig
+from pipelines_core.generator import write_customer_export
+from pipelines_core.ledger import AttemptRecord, Ledger
+from pipelines_core.runner import date_range
+from pipelines_core.spec import get_pipeline, retry_policy
+from pipelines_core.verify import output_checksums
+
+SCHEMA_VERSION = "1.0.0"
+ADAPTERS = {
+    "direct": "benchmarks.adapters.direct",
+    "airflow": "benchmarks.adapters.airflow",
+    "prefect": "benchmarks.adapters.prefect",
+    "dagster": "benchmarks.adapters.dagster",
+    "luigi": "benchmarks.adapters.luigi",
+}
+PIPELINE = "customer_daily_etl"
+# Short, visible backoff for every orchestrator alike: 1 s, 2 s, capped at 3 s; 20 s timeout.
+BENCH_RETRY = {"retries": 2, "retry_base_delay_s": 1.0, "retry_backoff_factor": 2.0,
+               "retry_max_delay_s": 3.0, "step_timeout_s": 20.0}
+RETRY_FAULTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "transient": ("gold_summary", {"kind": "raise", "times": 2}),
+    "crash": ("ingest_cdc", {"kind": "crash", "times": 1}),
+    "hang": ("daily_report", {"kind": "hang", "times": 1}),
+    "permanent": ("ingest_cdc", {"kind": "permanent"}),
+}
+NOT_SUPPORTED = "not supported"
+
+
+@dataclass
+class BenchPlan:
+    """What one benchmark run does; ``quick`` and ``full`` are the two presets."""
+
+    orchestrators: list[str]
+    scale: int = 2_000
+    repetitions: int = 1  # counted; one warm-up comes on top
+    backfill_days: int = 3
+    parallelism: int = 2
+    happy_start: date = date(2026, 11, 2)
+    floor_start: date = date(2026, 12, 2)
+    retry_start: date = date(2026, 11, 16)
+    backfill_start: date = date(2026, 10, 5)
+    bad_range_start: date = date(2026, 10, 20)
+    run_timeout_s: float = 900.0
+
+    @classmethod
+    def preset(cls, name: str, orchestrators: list[str]) -> "BenchPlan":
+        if name == "quick":
+            return cls(orchestrators, scale=2_000, repetitions=1, backfill_days=3)
+        if name == "full":
+            return cls(orchestrators, scale=20_000, repetitions=3, backfill_days=7)
+        raise ValueError(f"unknown preset {name!r}")
+
+    def happy_dates(self) -> list[date]:
+        return [self.happy_start + timedelta(days=n) for n in range(self.repetitions + 1)]
+
+    def floor_dates(self) -> list[date]:
+        return [self.floor_start + timedelta(days=n) for n in range(self.repetitions + 1)]
+
+    def retry_dates(self) -> dict[str, date]:
+        return {k: self.retry_start + timedelta(days=n) for n, k in enumerate(RETRY_FAULTS)}
+
+    def backfill_dates(self) -> list[date]:
+        return date_range(self.backfill_start,
+                          self.backfill_start + timedelta(days=self.backfill_days - 1))
+
+    def bad_range(self) -> tuple[list[date], date]:
+        days = date_range(self.bad_range_start, self.bad_range_start + timedelta(days=2))
+        return days, days[1]
+
+    def all_data_dates(self) -> list[date]:
+        return (self.happy_dates() + list(self.retry_dates().values()) + self.backfill_dates()
+                + self.bad_range()[0])
+
+
+def interleaved(names: list[str], rounds: int) -> list[tuple[int, str]]:
+    """A B C D A B C D: every round visits every orchestrator once, in the same order."""
+    return [(r, n) for r in range(rounds) for n in names]
+
+
+def load_adapter(name: str, config: WorkbenchConfig) -> Adapter:
+    """The adapter class registered for ``name``, instantiated on ``config``."""
+    if name not in ADAPTERS:
+        raise ValueError(f"unknown orchestrator {name!r}; known: {', '.join(ADAPTERS)}")
+    module = importlib.import_module(ADAPTERS[name])
+    for obj in vars(module).values():
+        if isinstance(obj, type) and issubclass(obj, Adapter) and obj is not Adapter \
+                and getattr(obj, "name", "") == name:
+            return obj(config)
+    raise ValueError(f"{ADAPTERS[name]} defines no Adapter named {name!r}")
+
+
+# --- measurements from the ledger -------------------------------------------------------------
+
+def ledger_attempts(config: WorkbenchConfig, namespace: str, day: date, since: float,
+                    pipeline: str = PIPELINE) -> list[AttemptRecord]:
+    lo = datetime.fromtimestamp(since - 0.5, timezone.utc).isoformat()
+    return [r for r in Ledger(config.ledger_path).read_attempts(
+        pipeline=pipeline, date=day.isoformat(), namespace=namespace) if r.start >= lo]
+
+
+def step_seconds(attempts: list[AttemptRecord]) -> float:
+    return sum(r.duration_s or 0.0 for r in attempts)
+
+
+def max_gap_s(attempts: list[AttemptRecord], pipeline: str = PIPELINE) -> float:
+    """Largest wait between the last upstream attempt ending and a step's first attempt
+    starting: time the orchestrator spent between steps, not in them."""
+    spec = get_pipeline(pipeline)
+    ends: dict[str, float] = {}
+    firsts: dict[str, float] = {}
+    for r in attempts:
+        start = datetime.fromisoformat(r.start).timestamp()
+        firsts[r.step] = min(firsts.get(r.step, start), start)
+        if r.end and r.status == "success":
+            ends[r.step] = max(ends.get(r.step, 0.0), datetime.fromisoformat(r.end).timestamp())
+    gaps = []
+    for s in spec.steps:
+        ups = [ends[u] for u in s.upstream if u in ends]
+        if s.name in firsts and ups:
+            gaps.append(firsts[s.name] - max(ups))
+    return round(max(gaps), 3) if gaps else 0.0
+
+
+def retry_delays(attempts: list[AttemptRecord]) -> list[float]:
+    """Observed delays between one attempt ending and the next starting (ledger truth)."""
+    out = []
+    ordered = sorted(attempts, key=lambda r: r.start)
+    for prev, nxt in zip(ordered, ordered[1:]):
+        if prev.end:
+            out.append(round((datetime.fromisoformat(nxt.start)
+                              - datetime.fromisoformat(prev.end)).total_seconds(), 3))
+    return out
+
+
+def _median(values: list[float]) -> float | None:
+    return round(statistics.median(values), 3) if values else None
+
+
+# --- the harness ------------------------------------------------------------------------------
+
+@dataclass
+class Harness:
+    config: WorkbenchConfig
+    plan: BenchPlan
+    progress: Callable[[str], None] = print
+    results: dict[str, Any] = field(default_factory=dict)
+
+    def bench_config(self) -> WorkbenchConfig:
+        return self.config.replace(scale=self.plan.scale, spark_mode="connect", **BENCH_RETRY)
+
+    def prepare_data(self, adapter: Adapter) -> None:
+        """Bronze exports for every date the scenarios use, in the adapter's namespace."""
+        cfg = adapter.config
+        bad = self.plan.bad_range()[1]
+        for day in self.plan.all_data_dates():
+            if not (cfg.namespace_root() / f"bronze/customers_cdc/date={day}/_SUCCESS").exists():
+                write_customer_export(cfg.replace(bad_days=(bad,)), day)
+
+    def run(self) -> dict[str, Any]:
+        cfg = self.bench_config()
+        names = ["direct"] + [n for n in self.plan.orchestrators if n != "direct"]
+        faults_mod.reset(cfg.state_dir)
+        per: dict[str, dict[str, Any]] = {n: {"happy": [], "floor": [], "errors": []}
+                                          for n in names}
+        adapters: dict[str, Adapter] = {}
+        for n in names:
+            try:
+                adapters[n] = load_adapter(n, cfg)
+            except Exception as exc:  # noqa: BLE001 - a missing adapter is a reported result
+                per[n]["errors"].append(f"adapter unavailable: {type(exc).__name__}: {exc}")
+        for n, a in adapters.items():
+            self.progress(f"data for {n} ({self.plan.scale:,} rows/day)")
+            self.prepare_data(a)
+        names = [n for n in names if n in adapters]
+        rounds = self.plan.repetitions + 1
+        for rep, name in interleaved(names, rounds):
+            adapter = adapters[name]
+            self.progress(f"round {rep + 1}/{rounds}: {name}")
+            try:
+                adapter.start()
+                per[name]["happy"].append(self._happy(adapter, self.plan.happy_dates()[rep], rep))
+                per[name]["floor"].append(self._floor(adapter, self.plan.floor_dates()[rep], rep))
+                if rep == rounds - 1:
+                    per[name]["retries"] = self._retries(adapter)
+                    per[name]["backfill"] = self._backfill(adapter, adapters["direct"])
+                    per[name]["observability"] = self._observability(adapter, per[name])
+            except Exception as exc:  # noqa: BLE001 - one orchestrator's failure is a result
+                per[name]["errors"].append(f"{type(exc).__name__}: {exc}")
+                self.progress(f"{name} failed: {exc}\n{traceback.format_exc()}")
+            finally:
+                adapter.stop()
+        self.results = self._assemble(adapters, per)
+        return self.results
+
+    # each scenario returns plain dicts that go into results.json as they are
+
+    def _timed_run(self, adapter: Adapter, day: date, env: dict[str, str] | None = None
+                   ) -> tuple[RunView, float, float]:
+        t0 = time.time()
+        run = adapter.run_date(PIPELINE, day, env=env, timeout_s=self.plan.run_timeout_s)
+        return run, t0, time.time() - t0
+
+    def _happy(self, adapter: Adapter, day: date, rep: int) -> dict[str, Any]:
+        run, t0, wall = self._timed_run(adapter, day)
+        attempts = ledger_attempts(adapter.config, adapter.config.namespace, day, t0)
+        steps = step_seconds(attempts)
+        return {"repetition": rep, "warmup": rep == 0, "date": day.isoformat(),
+                "state": run.state, "wall_s": round(wall, 3), "step_s": round(steps, 3),
+                "overhead_s": round(wall - steps, 3), "max_gap_s": max_gap_s(attempts),
+                "run": run.to_dict(), "ledger": [a.to_dict() for a in attempts]}
+
+    def _floor(self, adapter: Adapter, day: date, rep: int) -> dict[str, Any]:
+        run, t0, wall = self._timed_run(adapter, day, env={"WORKBENCH_NOOP": "true"})
+        return {"repetition": rep, "warmup": rep == 0, "date": day.isoformat(),
+                "state": run.state, "wall_s": round(wall, 3)}
+
+    def _retries(self, adapter: Adapter) -> dict[str, Any]:
+        policy = retry_policy(get_pipeline(PIPELINE), adapter.config)
+        out = {}
+        for kind, day in self.plan.retry_dates().items():
+            step, fault = RETRY_FAULTS[kind]
+            self.progress(f"  retries/{kind} on {adapter.name}")
+            alerts_before = len(read_alerts(adapter.config, kind="failure",
+                                             orchestrator=adapter.name, date=day.isoformat()))
+            env = faults_mod.plan_to_env({step: fault})
+            run, t0, wall = self._timed_run(adapter, day, env=env)
+            truth = [a for a in ledger_attempts(adapter.config, adapter.config.namespace, day, t0)
+                     if a.step == step]
+            view = run.step(step)
+            recorded = len(view.attempts) if view else 0
+            ok_end = next((a.end for a in truth if a.status == "success"), None)
+            first_fail = next((a for a in truth if a.status != "success"), None)
+            recovery = None
+            if ok_end and first_fail:
+                fail_at = first_fail.end or first_fail.start
+                recovery = round((datetime.fromisoformat(ok_end)
+                                  - datetime.fromisoformat(fail_at)).total_seconds(), 3)
+            downstream = get_pipeline(PIPELINE).downstream_of(step)
+            ran_downstream = {a.step for a in ledger_attempts(
+                adapter.config, adapter.config.namespace, day, t0) if a.step in downstream}
+            alerts = read_alerts(adapter.config, kind="failure", orchestrator=adapter.name,
+                                 date=day.isoformat())
+            out[kind] = {
+                "step": step, "fault": fault, "date": day.isoformat(),
+                "recovered": run.state == "success",
+                "attempts_recorded": recorded, "attempts_truth": len(truth),
+                "delays_observed_s": retry_delays(truth),
+                "delays_configured_s": policy.delays()[:max(len(truth) - 1, 0)],
+                "recovery_s": recovery, "wall_s": round(wall, 3),
+                "downstream_skipped": not ran_downstream if run.state != "success" else None,
+                "alert_delivered": len(alerts) > alerts_before,
+                "run": run.to_dict(),
+            }
+        return out
+
+    def _backfill(self, adapter: Adapter, direct: Adapter) -> dict[str, Any]:
+        days = self.plan.backfill_dates()
+        ns_root = adapter.config.namespace_root()
+        for layer in ("silver", "gold", "quality", "reports", "models", "production"):
+            shutil.rmtree(ns_root / layer, ignore_errors=True)  # an empty namespace but bronze
+        self.progress(f"  backfill {len(days)} days on {adapter.name}")
+        t0 = time.time()
+        bf = adapter.backfill(PIPELINE, days[0], days[-1], parallelism=self.plan.parallelism,
+                              timeout_s=self.plan.run_timeout_s * 2)
+        wall = time.time() - t0
+        if adapter.name != "direct" and not all(
+                (direct.config.namespace_root() / f"gold/customer_daily_summary/date={d}").exists()
+                for d in days):
+            direct.backfill(PIPELINE, days[0], days[-1], parallelism=self.plan.parallelism)
+        identical = all(output_checksums(adapter.config, PIPELINE, d)
+                        == output_checksums(direct.config, PIPELINE, d) for d in days)
+        t1 = time.time()
+        adapter.backfill(PIPELINE, days[0], days[-1], parallelism=self.plan.parallelism,
+                         timeout_s=self.plan.run_timeout_s * 2)
+        rerun_wall = time.time() - t1
+        rerun_steps = sum(len(ledger_attempts(adapter.config, adapter.config.namespace, d, t1))
+                          for d in days)
+        bad = self._bad_day(adapter)
+        return {"days": len(days), "parallelism": self.plan.parallelism,
+                "mechanism": bf.mechanism, "wall_s": round(wall, 3),
+                "partitions_per_min": round(len(days) / wall * 60, 2) if wall else None,
+                "states": [r.state for r in bf.runs], "identical_to_direct": identical,
+                "rerun_wall_s": round(rerun_wall, 3), "rerun_steps_executed": rerun_steps,
+                "bad_day": bad}
+
+    def _bad_day(self, adapter: Adapter) -> dict[str, Any]:
+        days, bad = self.plan.bad_range()
+        self.progress(f"  backfill with a bad day on {adapter.name}")
+        first = adapter.backfill(PIPELINE, days[0], days[-1], parallelism=self.plan.parallelism,
+                                 timeout_s=self.plan.run_timeout_s * 2)
+        states = {r.date: r.state for r in first.runs}
+        write_customer_export(adapter.config, bad)  # the fix: a clean export of the bad day
+        t0 = time.time()
+        adapter.backfill(PIPELINE, days[0], days[-1], parallelism=self.plan.parallelism,
+                         timeout_s=self.plan.run_timeout_s * 2)
+        rerun = {d.isoformat(): len(ledger_attempts(adapter.config, adapter.config.namespace,
+                                                    d, t0)) > 0 for d in days}
+        return {"dates": [d.isoformat() for d in days], "bad_date": bad.isoformat(),
+                "first_states": states,
+                "others_finished": all(s == "success" for d, s in states.items()
+                                       if d != bad.isoformat()),
+                "bad_failed": states.get(bad.isoformat()) == "failed",
+                "rerun_dates_executed": sorted(d for d, ran in rerun.items() if ran),
+                "only_bad_day_rerun": [d for d, ran in rerun.items() if ran] == [bad.isoformat()]}
+
+    def _observability(self, adapter: Adapter, mine: dict[str, Any]) -> dict[str, Any]:
+        probes = generic_probes(adapter, mine)
+        extra = getattr(adapter, "probes", None)
+        if callable(extra):
+            try:
+                probes += extra(mine)
+            except Exception as exc:  # noqa: BLE001 - a broken probe is a failed probe
+                probes.append({"name": "adapter_probes", "passed": False,
+                               "evidence": f"{type(exc).__name__}: {exc}"})
+        named = {p["name"] for p in probes}
+        probes += [{"name": n, "passed": None, "evidence": f"{adapter.name} offers no such probe"}
+                   for n in PROBE_NAMES if n not in named]
+        # Every probe counts: what an orchestrator cannot show lowers its score.
+        return {"probes": probes,
+                "score": round(sum(p["passed"] is True for p in probes) / len(probes), 3)}
+
+    def _assemble(self, adapters: dict[str, Adapter], per: dict[str, Any]) -> dict[str, Any]:
+        direct_wall = _median([h["wall_s"] for h in per["direct"]["happy"] if not h["warmup"]])
+        orchestrators = {}
+        for name, data in per.items():
+            counted = [h for h in data["happy"] if not h["warmup"]]
+            floors = [f["wall_s"] for f in data["floor"] if not f["warmup"]]
+            wall = _median([h["wall_s"] for h in counted])
+            orchestrators[name] = {
+                "capabilities": _caps(adapters[name]) if name in adapters else {},
+                "errors": data["errors"],
+                "scenarios": {
+                    "happy_path": {
+                        "wall_s": wall,
+                        "wall_s_min": min((h["wall_s"] for h in counted), default=None),
+                        "wall_s_max": max((h["wall_s"] for h in counted), default=None),
+                        "overhead_s": _median([h["overhead_s"] for h in counted]),
+                        "overhead_ratio": round(wall / direct_wall, 3)
+                        if wall and direct_wall else None,
+                        "floor_wall_s": _median(floors),
+                        "max_gap_s": _median([h["max_gap_s"] for h in counted]),
+                        "states": [h["state"] for h in counted],
+                        "runs": data["happy"],
+                    },
+                    "retries": data.get("retries", {}),
+                    "backfill": data.get("backfill", dict.fromkeys(
+                        ("days", "wall_s", "partitions_per_min", "identical_to_direct",
+                         "rerun_wall_s", "rerun_steps_executed"))),
+                    "observability": data.get("observability", {"probes": [], "score": 0.0}),
+                },
+            }
+        return {"schema_version": SCHEMA_VERSION,
+                "created": datetime.now(timezone.utc).isoformat(),
+                "environment": environment(),
+                "configuration": {"plan": {k: (v.isoformat() if isinstance(v, date) else v)
+                                           for k, v in vars(self.plan).items()},
+                                  "retry": BENCH_RETRY,
+                                  "fault_plans": {k: {s: f} for k, (s, f) in RETRY_FAULTS.items()},
+                                  "spark": self.bench_config().connect_url},
+                "orchestrators": orchestrators}
+
+
+def _caps(adapter: Adapter) -> dict[str, Any]:
+    caps = getattr(adapter, "capabilities", None)
+    if caps is None:
+        return {}
+    return {k: v for k, v in vars(caps).items()}
+
+
+PROBE_NAMES = ("run_state", "step_states", "attempts_match", "durations", "per_attempt_logs",
+               "failure_message", "failure_visible", "alert_delivered", "metrics_endpoint",
+               "lineage_events", "quality_results")
+
+
+def generic_probes(adapter: Adapter, mine: dict[str, Any]) -> list[dict[str, Any]]:
+    """Probes any adapter answers through ``read_runs``, each with its evidence."""
+    probes = []
+    happy = mine["happy"][-1]
+    day = date.fromisoformat(happy["date"])
+    runs = adapter.read_runs(PIPELINE, day)
+    run = runs[-1] if runs else None
+    probes.append({"name": "run_state", "passed": bool(run and run.state == "success"),
+                   "evidence": f"read_runs({PIPELINE}, {day}) -> "
+                               f"{[(r.run_id, r.state) for r in runs][-3:]}"})
+    truth = {(a["step"], a["map_key"]) for a in happy["ledger"] if a["status"] == "success"}
+    seen = {(s.step, s.map_key) for s in (run.steps if run else []) if s.state == "success"}
+    probes.append({"name": "step_states", "passed": bool(truth) and truth <= seen,
+                   "evidence": f"ledger successes {len(truth)}, recorded successes {len(seen)}; "
+                               f"missing {sorted(map(str, truth - seen))[:5]}"})
+    transient = mine.get("retries", {}).get("transient", {})
+    probes.append({"name": "attempts_match",
+                   "passed": bool(transient) and transient["attempts_recorded"]
+                   == transient["attempts_truth"],
+                   "evidence": f"transient fault on {transient.get('step')}: recorded "
+                               f"{transient.get('attempts_recorded')}, ledger "
+                               f"{transient.get('attempts_truth')}"})
+    errors = []
+    by_key = {(a["step"], a["map_key"], a["attempt"]): a for a in happy["ledger"]}
+    for s in (run.steps if run else []):
+        for att in s.attempts:
+            ref = by_key.get((s.step, s.map_key, att.attempt))
+            if ref and ref["duration_s"] is not None and att.duration_s is not None:
+                errors.append(abs(att.duration_s - ref["duration_s"]))
+    worst = round(max(errors), 3) if errors else None
+    probes.append({"name": "durations", "passed": worst is not None and worst <= 2.0,
+                   "error_s": worst,
+                   "evidence": f"{len(errors)} attempts compared; worst error {worst} s"})
+    raw_logs = [att.log_excerpt for s in (run.steps if run else []) for att in s.attempts]
+    logs = [text or "" for text in raw_logs]
+    with_line = sum("started" in text for text in logs)
+    if raw_logs and all(text is None for text in raw_logs):
+        probes.append({"name": "per_attempt_logs", "passed": None,
+                       "evidence": f"{adapter.name} keeps no log per attempt"})
+    else:
+        probes.append({"name": "per_attempt_logs",
+                       "passed": bool(logs) and with_line == len(logs),
+                       "evidence": f"{with_line}/{len(logs)} attempt logs hold the step's own "
+                                   "line" + (f"; e.g. {next((t for t in logs if t), '')[:160]!r}"
+                                             if logs else "")})
+    permanent = mine.get("retries", {}).get("permanent", {})
+    prun = permanent.get("run") or {}
+    pstep = next((s for s in prun.get("steps", []) if s["step"] == permanent.get("step")), None)
+    message = " ".join((a.get("error") or "") for a in (pstep or {}).get("attempts", []))
+    probes.append({"name": "failure_message", "passed": "injected permanent fault" in message,
+                   "evidence": message[:300] or "no error recorded"})
+    probes.append({"name": "failure_visible", "passed": prun.get("state") == "failed",
+                   "evidence": f"permanent-fault run recorded as {prun.get('state')!r}"})
+    probes.append({"name": "alert_delivered", "passed": bool(permanent.get("alert_delivered")),
+                   "evidence": f"alerts.jsonl has a failure alert from {adapter.name} for "
+                               f"{permanent.get('date')}: {permanent.get('alert_delivered')}"})
+    return probes
+
+
+def environment() -> dict[str, Any]:
+    """Versions, machine and commit, recorded with every result."""
+    import os
+
+    def version_of(impl: str, package: str) -> str | None:
+        py = PROJECT_ROOT / impl / ".venv" / "bin" / "python"
+        if not py.exists():
+            return None
+        out = subprocess.run([str(py), "-c", f"import importlib.metadata as m; "
+                                             f"print(m.version('{package}'))"],
+                             capture_output=True, text=True)
+        return out.stdout.strip() or None
+
+    from pipelines_core.spark import java_version
+
+    mem = None
+    try:
+        mem = int(Path("/proc/meminfo").read_text().split()[1]) * 1024
+    except OSError:
+        pass
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True,
+                            text=True).stdout.strip() or None
+    import pyspark
+
+    return {"python": platform.python_version(), "java": java_version(),
+            "pyspark": pyspark.__version__,
+            "apache-airflow": version_of("airflow_impl", "apache-airflow"),
+            "prefect": version_of("prefect_impl", "prefect"),
+            "dagster": version_of("dagster_impl", "dagster"),
+            "luigi": version_of("luigi_impl", "luigi"),
+            "machine": {"cores": os.cpu_count(), "memory_bytes": mem,
+                        "platform": platform.platform()},
+            "git_commit": commit}
+
+
+def write_results(results: dict[str, Any], out_root: Path) -> Path:
+    """``reports/<timestamp>/results.json`` plus the raw ledger; ``reports/latest`` points at it."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    folder = out_root / stamp
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "results.json").write_text(json.dumps(results, indent=2, default=str))
+    latest = out_root / "latest"
+    tmp = out_root / f".latest.{stamp}"
+    tmp.symlink_to(stamp)
+    tmp.replace(latest)
+    return folder

@@ -1,0 +1,177 @@
+"""The benchmark report: ``report.md`` (tables) and a self-contained ``report.html`` (tables,
+inline SVG charts, the observability matrix with its evidence), both from ``results.json``."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+NA = "not supported"
+
+
+def _fmt(value: Any, unit: str = "") -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.2f}{unit}"
+    if isinstance(value, list):
+        return ", ".join(_fmt(v) for v in value) or "–"
+    return f"{value}{unit}"
+
+
+def headline_rows(results: dict[str, Any]) -> list[dict[str, str]]:
+    """One row per orchestrator: the figures a reader compares first."""
+    rows = []
+    for name, o in results["orchestrators"].items():
+        s = o["scenarios"]
+        hp, bf, obs = s["happy_path"], s.get("backfill") or {}, s.get("observability") or {}
+        retries = s.get("retries") or {}
+        fidelity = [r["attempts_recorded"] == r["attempts_truth"] for r in retries.values()]
+        recovered = sum(bool(r.get("recovered")) for k, r in retries.items() if k != "permanent")
+        rows.append({
+            "orchestrator": name,
+            "wall_s": _fmt(hp.get("wall_s")),
+            "overhead_ratio": _fmt(hp.get("overhead_ratio")),
+            "floor_wall_s": _fmt(hp.get("floor_wall_s")),
+            "max_gap_s": _fmt(hp.get("max_gap_s")),
+            "retry_fidelity": f"{sum(fidelity)}/{len(fidelity)}" if fidelity else "–",
+            "recovered": f"{recovered}/3" if retries else "–",
+            "backfill_ppm": _fmt(bf.get("partitions_per_min")),  # None: did not run
+            "identical": _fmt(bf.get("identical_to_direct")),
+            "rerun_steps": _fmt(bf.get("rerun_steps_executed")),
+            "observability": _fmt(obs.get("score")),
+            "errors": "; ".join(o.get("errors") or []) or "",
+        })
+    return rows
+
+
+def _svg(fig: Any) -> str:
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    text = buf.getvalue()
+    return text[text.index("<svg"):]
+
+
+def charts(results: dict[str, Any]) -> dict[str, str]:
+    """Inline SVG charts: overhead and floor, Gantt timelines, retry delays, backfill."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    orchestrators = results["orchestrators"]
+    names = list(orchestrators)
+    out = {}
+
+    fig, ax = plt.subplots(figsize=(7, 3))
+    walls = [orchestrators[n]["scenarios"]["happy_path"].get("wall_s") or 0 for n in names]
+    floors = [orchestrators[n]["scenarios"]["happy_path"].get("floor_wall_s") or 0 for n in names]
+    xs = range(len(names))
+    ax.bar([x - 0.2 for x in xs], walls, 0.4, label="one date (wall s)")
+    ax.bar([x + 0.2 for x in xs], floors, 0.4, label="floor: same graph, no-op steps")
+    ax.set_xticks(list(xs), names)
+    ax.set_ylabel("seconds")
+    ax.legend(fontsize=8)
+    ax.set_title("Happy path: wall time and the orchestrator's floor")
+    out["overhead"] = _svg(fig)
+
+    fig, axes = plt.subplots(len(names), 1, figsize=(8, 1.2 + 1.3 * len(names)), squeeze=False)
+    for ax, name in zip(axes[:, 0], names):
+        runs = [r for r in orchestrators[name]["scenarios"]["happy_path"].get("runs", [])
+                if not r["warmup"]]
+        ledger = runs[-1]["ledger"] if runs else []
+        if ledger:
+            t0 = min(datetime.fromisoformat(a["start"]).timestamp() for a in ledger)
+            labels = []
+            for i, a in enumerate(sorted(ledger, key=lambda a: a["start"])):
+                start = datetime.fromisoformat(a["start"]).timestamp() - t0
+                width = a["duration_s"] or 0.05
+                ax.barh(i, width, left=start,
+                        color="tab:green" if a["status"] == "success" else "tab:red")
+                labels.append(a["step"] + (f"[{a['map_key']}]" if a["map_key"] else ""))
+            ax.set_yticks(range(len(labels)), labels, fontsize=6)
+            ax.invert_yaxis()
+        ax.set_title(f"{name}: one run from the ledger (gaps = orchestrator time)", fontsize=9)
+        ax.set_xlabel("seconds from the first step", fontsize=8)
+    fig.tight_layout()
+    out["gantt"] = _svg(fig)
+
+    fig, ax = plt.subplots(figsize=(7, 3))
+    for name in names:
+        t = (orchestrators[name]["scenarios"].get("retries") or {}).get("transient") or {}
+        observed = t.get("delays_observed_s") or []
+        if observed:
+            ax.plot(range(1, len(observed) + 1), observed, marker="o", label=name)
+    configured = next((((o["scenarios"].get("retries") or {}).get("transient") or {})
+                       .get("delays_configured_s") for o in orchestrators.values()
+                       if (o["scenarios"].get("retries") or {}).get("transient")), None)
+    if configured:
+        ax.plot(range(1, len(configured) + 1), configured, "k--", label="configured")
+    ax.set_xlabel("retry")
+    ax.set_ylabel("delay before it (s)")
+    ax.set_title("Transient fault: observed vs configured retry delays")
+    ax.legend(fontsize=8)
+    out["retries"] = _svg(fig)
+
+    fig, ax = plt.subplots(figsize=(7, 3))
+    ppm = [(orchestrators[n]["scenarios"].get("backfill") or {}).get("partitions_per_min") or 0
+           for n in names]
+    ax.bar(names, ppm, color="tab:purple")
+    ax.set_ylabel("partitions per minute")
+    ax.set_title("Backfill throughput")
+    out["backfill"] = _svg(fig)
+    return out
+
+
+def render(results: dict[str, Any], folder: Path) -> tuple[Path, Path]:
+    """Write ``report.md`` and ``report.html`` next to ``results.json``."""
+    env = Environment(loader=PackageLoader("benchmarks", "templates"),
+                      autoescape=select_autoescape(["html", "j2"]))
+    env.filters["fmt"] = _fmt
+    ctx = {"r": results, "headline": headline_rows(results), "NA": NA,
+           "probe_names": _probe_names(results), "screenshots": _screenshots(folder)}
+    md = env.get_template("report.md.j2").render(**ctx)
+    html = env.get_template("report.html.j2").render(charts=charts(results), **ctx)
+    md_path, html_path = folder / "report.md", folder / "report.html"
+    md_path.write_text(md)
+    html_path.write_text(html)
+    return md_path, html_path
+
+
+def _probe_names(results: dict[str, Any]) -> list[str]:
+    names: list[str] = []
+    for o in results["orchestrators"].values():
+        for p in (o["scenarios"].get("observability") or {}).get("probes", []):
+            if p["name"] not in names:
+                names.append(p["name"])
+    return names
+
+
+def _screenshots(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.glob("*.png"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="render a report from results.json")
+    parser.add_argument("results", type=Path)
+    args = parser.parse_args(argv)
+    results = json.loads(args.results.read_text())
+    md, html = render(results, args.results.parent)
+    print(md, html, sep="\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,113 @@
+"""The benchmark harness at tiny scale with the direct adapter: every scenario fills its cells,
+results validate against the versioned schema, and the report renders with its charts."""
+
+import json
+from datetime import date
+from html.parser import HTMLParser
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from benchmarks import report
+from benchmarks.harness import (BenchPlan, Harness, interleaved, load_adapter, max_gap_s,
+                                retry_delays, write_results)
+from pipelines_core.ledger import Ledger
+
+SCHEMA = json.loads((Path(__file__).parents[1] / "benchmarks/results.schema.json").read_text())
+
+
+def test_rounds_interleave_every_orchestrator():
+    assert interleaved(["direct", "a", "b"], 2) == [
+        (0, "direct"), (0, "a"), (0, "b"), (1, "direct"), (1, "a"), (1, "b")]
+
+
+def test_unknown_orchestrator_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="unknown orchestrator 'nifi'"):
+        load_adapter("nifi", None)
+
+
+def test_gaps_and_delays_come_from_the_ledger(tmp_path):
+    ledger = Ledger(tmp_path / "l.jsonl")
+    for step in ("wait_for_export", "ingest_cdc"):
+        rec = ledger.start(pipeline="customer_daily_etl", step=step, date="d", namespace="n",
+                           orchestrator="o", attempt=1)
+        ledger.finish(rec, status="failed" if step == "ingest_cdc" else "success")
+    rec = ledger.start(pipeline="customer_daily_etl", step="ingest_cdc", date="d",
+                       namespace="n", orchestrator="o", attempt=2)
+    ledger.finish(rec, status="success")
+    attempts = ledger.read_attempts()
+    assert 0 <= max_gap_s(attempts) < 1
+    [delay] = retry_delays([a for a in attempts if a.step == "ingest_cdc"])
+    assert 0 <= delay < 1
+
+
+@pytest.fixture(scope="module")
+def bench(connect_config, tmp_path_factory):
+    root = tmp_path_factory.mktemp("bench")
+    cfg = connect_config.replace(lake_root=root / "lake", state_dir=root / "state")
+    plan = BenchPlan(["direct"], scale=1_000, repetitions=1, backfill_days=2)
+    results = Harness(cfg, plan, progress=lambda m: None).run()
+    folder = write_results(results, root / "reports")
+    return results, folder, cfg
+
+
+def test_every_scenario_is_measured_for_the_baseline(bench):
+    results, _, _ = bench
+    d = results["orchestrators"]["direct"]
+    assert d["errors"] == []
+    hp = d["scenarios"]["happy_path"]
+    assert hp["states"] == ["success"]
+    assert hp["overhead_ratio"] == 1.0
+    assert 0 < hp["floor_wall_s"] < hp["wall_s"]
+    r = d["scenarios"]["retries"]
+    assert r["transient"]["recovered"] is True
+    assert (r["transient"]["attempts_recorded"], r["transient"]["attempts_truth"]) == (3, 3)
+    assert r["transient"]["delays_configured_s"] == [1.0, 2.0]
+    assert [round(x) for x in r["transient"]["delays_observed_s"]] == [1, 2]
+    assert r["hang"]["recovered"] is True and r["hang"]["attempts_truth"] == 2
+    assert r["crash"]["recovered"] is False  # no supervisor brings a killed process back
+    assert r["permanent"]["recovered"] is False
+    assert r["permanent"]["attempts_truth"] == 3
+    assert r["permanent"]["downstream_skipped"] is True
+    assert r["permanent"]["alert_delivered"] is True
+    b = d["scenarios"]["backfill"]
+    assert b["states"] == ["success", "success"] and b["identical_to_direct"] is True
+    assert b["rerun_steps_executed"] == 2 * 11  # the direct runner skips nothing
+    assert b["bad_day"]["others_finished"] and b["bad_day"]["bad_failed"]
+    assert b["bad_day"]["rerun_dates_executed"] == b["bad_day"]["dates"]
+
+
+def test_results_validate_against_the_schema(bench):
+    results, folder, _ = bench
+    jsonschema.validate(json.loads((folder / "results.json").read_text()), SCHEMA)
+    broken = json.loads(json.dumps(results))
+    del broken["orchestrators"]["direct"]["scenarios"]["happy_path"]["wall_s"]
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, SCHEMA)
+    assert (folder.parent / "latest").resolve() == folder.resolve()
+
+
+class _Collect(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags, self.ids = [], set()
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        self.ids |= {v for k, v in attrs if k == "id"}
+
+
+def test_report_renders_with_charts_and_a_cell_per_scenario(bench):
+    results, folder, _ = bench
+    md, html = report.render(results, folder)
+    parser = _Collect()
+    parser.feed(html.read_text())
+    assert parser.tags.count("svg") == 4
+    assert {"chart-overhead", "chart-gantt", "chart-retries", "chart-backfill",
+            "headline-table", "observability"} <= parser.ids
+    text = md.read_text()
+    for kind in ("transient", "crash", "hang", "permanent"):
+        assert f"| direct | {kind} (" in text
+    assert "| direct | workbench backfill (thread pool) | 2 |" in text
+    assert "not supported" in text  # e.g. the direct runner has no metrics endpoint
