@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import sys
 import time
 from datetime import date as Date
@@ -62,9 +63,11 @@ class DagsterAdapter(Adapter):
                "executor": "multiprocess (one process per step) by default; in_process "
                            "selectable per adapter"})
 
-    def __init__(self, config, *, in_process: bool = False, max_concurrent_runs: int = 2,
+    def __init__(self, config, *, in_process: bool | None = None, max_concurrent_runs: int = 2,
                  automation: bool = False) -> None:
         super().__init__(config)
+        if in_process is None:  # the benchmark's choice: Dagster's default multiprocess executor
+            in_process = os.environ.get("WORKBENCH_DAGSTER_EXECUTOR", "") == "in_process"
         self.in_process = in_process
         self.max_concurrent_runs = max_concurrent_runs
         self.automation = automation

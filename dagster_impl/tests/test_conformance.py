@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -88,10 +89,12 @@ def test_partitions_schedule_and_jobs():
             "lead_scoring_automation"} <= sensors
 
 
-def test_definitions_validate_is_clean():
+def test_definitions_validate_is_clean(tmp_path):
     dagster = Path(sys.executable).with_name("dagster")
+    (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     proc = subprocess.run([str(dagster), "definitions", "validate", "-m",
                            "workbench_dagster.definitions"], cwd=IMPL, capture_output=True,
-                          text=True, timeout=300)
+                          text=True, timeout=300,
+                          env={**os.environ, "DAGSTER_HOME": str(tmp_path)})
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "All code locations passed validation" in proc.stderr + proc.stdout

@@ -4,13 +4,19 @@ partition's outputs equal the direct runner's."""
 
 from __future__ import annotations
 
+import json
+import sys
 from datetime import date
 
+from pipelines_core.config import PROJECT_ROOT
 from pipelines_core.ledger import Ledger
 from pipelines_core.testing import generate_exports
 from pipelines_core.verify import output_checksums
 
 from workbench_dagster.services import DagsterServices, in_process, port_open
+
+sys.path.append(str(PROJECT_ROOT))  # the benchmark adapter (stdlib + pipelines_core only)
+from benchmarks.adapters.dagster import DagsterAdapter  # noqa: E402
 
 ETL = "customer_daily_etl"
 
@@ -24,9 +30,16 @@ def test_backfill_through_the_daemon(config, reference, tmp_path):
                                automation=False)
     try:
         services.start()
-        backfill_id = services.launch_backfill(ETL, keys, run_config=in_process())
+        # The fault plan travels in the backfill's run config (the workbench resource's env).
+        run_config = {**in_process(), "resources": {"workbench": {"config": {"env": {
+            "WORKBENCH_FAULTS": json.dumps({"ingest_cdc": {
+                "kind": "raise", "times": 2, "dates": [keys[1]]}})}}}}}
+        backfill_id = services.launch_backfill(ETL, keys, run_config=run_config)
         runs = services.wait_runs({"dagster/backfill": backfill_id}, count=3, timeout_s=900)
         events = {r["tags"]["dagster/partition"]: services.events(r["runId"]) for r in runs}
+        adapter = DagsterAdapter(cfg)
+        adapter.services = services
+        views = {v.date: v for v in adapter.read_runs(ETL)}
     finally:
         services.stop()
     assert not port_open(services.port)
@@ -52,4 +65,22 @@ def test_backfill_through_the_daemon(config, reference, tmp_path):
     ledger = Ledger(cfg.ledger_path).read_attempts(namespace="dagster_backfill",
                                                    step="ingest_cdc")
     assert sorted((r.date, r.attempt, r.status, r.orchestrator) for r in ledger) == [
-        (k, 1, "success", "dagster") for k in keys]
+        (keys[0], 1, "success", "dagster"), (keys[1], 1, "failed", "dagster"),
+        (keys[1], 2, "failed", "dagster"), (keys[1], 3, "success", "dagster"),
+        (keys[2], 1, "success", "dagster")]
+
+    # The adapter's view, read from the webserver's GraphQL API, matches the ledger.
+    assert sorted(views) == keys and {v.state for v in views.values()} == {"success"}
+    for key in keys:
+        truth = [r for r in ledger if r.date == key]
+        seen = views[key].step("ingest_cdc").attempts
+        assert [(a.attempt, a.state) for a in seen] == [(r.attempt, r.status) for r in truth]
+        for a, r in zip(seen, truth):
+            assert a.duration_s >= r.duration_s - 0.5
+            if r.error:
+                assert a.error.endswith(r.error)
+        assert f"attempt {truth[-1].attempt} succeeded" in seen[-1].log_excerpt
+        assert [views[key].step("gold_region_aggregates", region).state
+                for region in ("amer", "apac", "emea", "latam")] == ["success"] * 4
+    assert views[keys[0]].step("daily_report").state == "skipped"
+    assert views[keys[1]].step("monthly_report").state == "skipped"

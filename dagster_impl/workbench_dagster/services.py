@@ -121,13 +121,17 @@ load_from:
         """Start the services in their own process groups and wait until the code loads."""
         self.write_home()
         workspace = str(self.home / "workspace.yaml")
+        # One process creates the SQLite storage first: processes that initialise a fresh
+        # DAGSTER_HOME at the same time stamp two schema heads and fail to load.
         if webserver:
             self._spawn("webserver", [str(BIN / "dagster-webserver"), "-h", "127.0.0.1",
                                       "-p", str(self.port), "-w", workspace])
+            self.wait_ready(timeout_s)
+        else:
+            subprocess.run([str(BIN / "dagster"), "instance", "migrate"], cwd=IMPL,
+                           env=self.env(), check=True, capture_output=True, timeout=timeout_s)
         if daemon:
             self._spawn("daemon", [str(BIN / "dagster-daemon"), "run", "-w", workspace])
-        if webserver:
-            self.wait_ready(timeout_s)
 
     def _spawn(self, name: str, cmd: list[str]) -> None:
         log = (self.home / "service_logs" / f"{name}.log").open("ab")
