@@ -13,17 +13,15 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
 from pipelines_core.config import WorkbenchConfig
 from pipelines_core.errors import SparkUnavailableError
+from pipelines_core.procs import pid_alive, port_open, start_group, stop_group, wait_for_port
 
 _lock = threading.Lock()
 _sessions: dict[tuple[str, str], Any] = {}
@@ -86,14 +84,6 @@ def _host_port(url: str) -> tuple[str, int]:
     return match.group(1), int(match.group(2))
 
 
-def port_open(host: str, port: int, timeout: float = 1.0) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
 def get_session(config: WorkbenchConfig) -> Any:
     """The process's Spark session for ``config`` (created once, then reused)."""
     mode = config.spark_mode
@@ -129,7 +119,7 @@ def _create(config: WorkbenchConfig, mode: str, url: str) -> Any:
 
     if mode == "connect" or url.startswith("sc://"):
         host, port = _host_port(url)
-        if not port_open(host, port, timeout=3):
+        if not port_open(port, host, timeout=3):
             hint = " (start it with `workbench spark start`)" if mode == "connect" else ""
             raise SparkUnavailableError(f"no Spark Connect server answers at {url}{hint}")
         builder = SparkSession.builder.remote(url)
@@ -142,7 +132,7 @@ def _create(config: WorkbenchConfig, mode: str, url: str) -> Any:
     master = "local[2]" if mode == "local" else url
     if mode == "remote":
         host, port = _host_port(url)
-        if not port_open(host, port, timeout=3):
+        if not port_open(port, host, timeout=3):
             raise SparkUnavailableError(f"no Spark master answers at {url}")
     builder = SparkSession.builder.master(master).appName("workbench")
     for k, v in _spark_conf(config).items():
@@ -171,23 +161,13 @@ def _log_file(config: WorkbenchConfig) -> Path:
     return config.state_dir / "logs" / f"spark-connect-{config.spark_connect_port}.log"
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-        return True
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-
-
 def connect_server_status(config: WorkbenchConfig) -> dict[str, Any]:
     """Whether the workbench's Connect server runs: pid, port, log file."""
     pid_file = _pid_file(config)
     pid = int(pid_file.read_text()) if pid_file.exists() else None
-    running = pid is not None and _pid_alive(pid)
+    running = pid is not None and pid_alive(pid)
     return {"pid": pid if running else None, "port": config.spark_connect_port,
-            "listening": port_open("127.0.0.1", config.spark_connect_port),
+            "listening": port_open(config.spark_connect_port),
             "url": f"sc://127.0.0.1:{config.spark_connect_port}", "log": str(_log_file(config))}
 
 
@@ -216,21 +196,15 @@ def start_connect_server(config: WorkbenchConfig, timeout_s: float = 120.0) -> d
     cmd += ["spark-internal"]
     env = {**os.environ, "SPARK_HOME": str(home), "PYSPARK_PYTHON": sys.executable,
            "SPARK_LOCAL_IP": "127.0.0.1"}
-    with log.open("ab") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env,
-                                start_new_session=True, stdin=subprocess.DEVNULL)
+    proc = start_group(cmd, log=log, env=env)
     _pid_file(config).write_text(str(proc.pid))
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SparkUnavailableError(
-                f"Spark Connect server exited with code {proc.returncode}; see {log}")
-        if port_open("127.0.0.1", config.spark_connect_port):
-            return connect_server_status(config)
-        time.sleep(0.5)
-    stop_connect_server(config)
-    raise SparkUnavailableError(f"Spark Connect server did not listen within {timeout_s:.0f} s; "
-                                f"see {log}")
+    try:
+        wait_for_port(config.spark_connect_port, proc, timeout_s=timeout_s,
+                      what="Spark Connect server", log=log)
+    except RuntimeError as exc:
+        stop_connect_server(config)
+        raise SparkUnavailableError(str(exc)) from None
+    return connect_server_status(config)
 
 
 def stop_connect_server(config: WorkbenchConfig, grace_s: float = 15.0) -> bool:
@@ -238,30 +212,6 @@ def stop_connect_server(config: WorkbenchConfig, grace_s: float = 15.0) -> bool:
     pid_file = _pid_file(config)
     if not pid_file.exists():
         return False
-    pid = int(pid_file.read_text())
-    stopped = False
-    if _pid_alive(pid):
-        stopped = True
-        try:
-            os.killpg(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        deadline = time.monotonic() + grace_s
-        while time.monotonic() < deadline and _pid_alive(pid):
-            _reap(pid)
-            time.sleep(0.2)
-        if _pid_alive(pid):
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            _reap(pid)
+    stopped = stop_group(int(pid_file.read_text()), grace_s)
     pid_file.unlink(missing_ok=True)
     return stopped
-
-
-def _reap(pid: int) -> None:
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass

@@ -8,22 +8,16 @@ produce the reference outputs an orchestrator's outputs must equal.
 from __future__ import annotations
 
 import contextlib
-import socket
 from datetime import date as Date
 from pathlib import Path
 from typing import Any, Iterator
 
 from pipelines_core.config import WorkbenchConfig, load_config
+from pipelines_core.procs import free_port  # noqa: F401 - part of the test helpers
 
 # Short retry delays keep tests fast while still showing the backoff (1 s, 2 s, cap 3 s).
 TEST_RETRY = {"retries": 2, "retry_base_delay_s": 1.0, "retry_backoff_factor": 2.0,
               "retry_max_delay_s": 3.0}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def make_config(root: Path, *, namespace: str = "test", scale: int = 2_000,
