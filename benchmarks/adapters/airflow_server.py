@@ -1,4 +1,5 @@
-"""Start, stop and talk to a real Airflow 3 (``airflow standalone``) over a workbench-owned home.
+"""Start, stop and talk to a real Airflow 3 (scheduler, dag-processor, triggerer, api-server)
+over a workbench-owned AIRFLOW_HOME.
 
 Standard library only, so that both the adapter (root environment) and the Airflow
 implementation's own tests (Airflow environment) use it. The server runs from
@@ -101,7 +102,7 @@ def migrate(env: Mapping[str, str], timeout_s: float = 300) -> None:
 
 
 class AirflowServer:
-    """``airflow standalone`` (scheduler, dag-processor, triggerer, api-server) for one home."""
+    """Scheduler, dag-processor, triggerer and api-server of one home, in one process group."""
 
     def __init__(self, home: Path, *, api_port: int | None = None,
                  extra_env: Mapping[str, str] | None = None) -> None:
@@ -122,11 +123,11 @@ class AirflowServer:
 
     @property
     def pid_file(self) -> Path:
-        return self.home / "standalone.pid"
+        return self.home / "airflow.pid"
 
     @property
     def log_file(self) -> Path:
-        return self.home / "standalone.log"
+        return self.home / "airflow.log"
 
     def _password(self) -> str:
         path = self.home / "passwords.json"
@@ -138,22 +139,34 @@ class AirflowServer:
 
     # --- lifecycle -----------------------------------------------------------------------
 
-    def start(self, timeout_s: float = 240) -> None:
-        """Migrate the metadata DB, start standalone, wait until scheduler and dag-processor
-        report healthy and both workbench DAGs are parsed."""
+    def start(self, timeout_s: float = 300) -> None:
+        """Migrate the metadata DB, start the components, wait until scheduler and
+        dag-processor report healthy and both workbench DAGs are parsed.
+
+        The components rather than ``airflow standalone``: standalone starts the scheduler's
+        and triggerer's log servers on every interface; ``--skip-serve-logs`` keeps everything
+        on 127.0.0.1 (finished tasks' logs are read from the shared AIRFLOW_HOME).
+        """
         if port_open(self.api_port):
             raise AirflowError(f"port {self.api_port} is already taken")
         migrate(self.env)
+        airflow = VENV_BIN / "airflow"
+        script = "\n".join([
+            f"'{airflow}' scheduler --skip-serve-logs &",
+            f"'{airflow}' dag-processor &",
+            f"'{airflow}' triggerer --skip-serve-logs &",
+            f"'{airflow}' api-server --host 127.0.0.1 --port {self.api_port} &",
+            "wait",
+        ])
         with self.log_file.open("ab") as out:
-            self.proc = subprocess.Popen([str(VENV_BIN / "airflow"), "standalone"],
-                                         env=self.env, stdout=out, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, start_new_session=True,
-                                         cwd=self.home)
+            self.proc = subprocess.Popen(["/bin/sh", "-c", script], env=self.env, stdout=out,
+                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                         start_new_session=True, cwd=self.home)
         self.pid_file.write_text(str(self.proc.pid))
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise AirflowError(f"airflow standalone exited with {self.proc.returncode}; "
+                raise AirflowError(f"airflow exited with {self.proc.returncode}; "
                                    f"see {self.log_file}")
             if self._healthy():
                 break
@@ -294,10 +307,19 @@ class AirflowServer:
 
     def create_backfill(self, dag_id: str, from_date: str, to_date: str, *,
                         max_active_runs: int = 2, reprocess_behavior: str = "none") -> dict:
-        return self.post("/api/v2/backfills", {
-            "dag_id": dag_id, "from_date": from_date, "to_date": to_date,
-            "max_active_runs": max_active_runs, "reprocess_behavior": reprocess_behavior,
-            "run_backwards": False, "dag_run_conf": {}})
+        body = {"dag_id": dag_id, "from_date": from_date, "to_date": to_date,
+                "max_active_runs": max_active_runs, "reprocess_behavior": reprocess_behavior,
+                "run_backwards": False, "dag_run_conf": {}}
+        # On SQLite the API refuses (503) while the scheduler holds the write lock; it is
+        # a moment's contention, so ask again.
+        for _ in range(30):
+            try:
+                return self.post("/api/v2/backfills", body)
+            except AirflowError as exc:
+                if "-> 503" not in str(exc):
+                    raise
+                time.sleep(1)
+        return self.post("/api/v2/backfills", body)
 
     def wait_for_runs(self, dag_id: str, run_ids: list[str], timeout_s: float) -> list[dict]:
         """Poll until every run is finished; returns their final records."""

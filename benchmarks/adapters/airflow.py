@@ -1,0 +1,212 @@
+"""The Airflow 3 adapter: a real scheduler, dag-processor, triggerer and api-server over a
+workbench-owned AIRFLOW_HOME (SQLite, or Postgres when AIRFLOW__DATABASE__SQL_ALCHEMY_CONN is set).
+
+
+Runs are triggered and backfills created through the REST API v2 (``POST .../dagRuns``,
+``POST /api/v2/backfills``), executed by Airflow's scheduler and LocalExecutor, and read back
+from the same API: DAG runs, task instances, every try (``.../tries``) and each try's log.
+
+The harness triggers every run itself, so the scheduler's own clock is off
+(``[scheduler] use_job_schedule = False``): unpausing a DAG would otherwise start a run for
+today, and each ETL run's asset event would start a second, unrequested ML run. The asset
+events are still recorded (they show in the UI); the data-aware trigger itself is shown by
+the implementation's own tests. Fault plans reach the tasks through a file named by
+``WORKBENCH_FAULTS``, rewritten before each run, so the server need not restart.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import date as Date
+from datetime import datetime
+from typing import Any
+
+from benchmarks.adapters.airflow_server import AirflowError, AirflowServer
+from benchmarks.adapters.base import (Adapter, AttemptView, BackfillView, Capabilities,
+                                      RunView, StepView)
+from pipelines_core.runner import date_range
+
+STATES = {"success": "success", "failed": "failed", "skipped": "skipped",
+          "upstream_failed": "upstream_failed", "up_for_retry": "failed",
+          "running": "running", "queued": "running", "scheduled": "running",
+          "up_for_reschedule": "running", "deferred": "running", "restarting": "running"}
+RUN_STATES = {"success": "success", "failed": "failed", "running": "running",
+              "queued": "queued"}
+
+
+def logical_date(day: Date) -> str:
+    """The logical date of ``day``'s scheduled run (the spec's cron: 02:00 UTC)."""
+    return f"{day.isoformat()}T02:00:00Z"
+
+
+class AirflowAdapter(Adapter):
+    name = "airflow"
+    namespace = "airflow"
+    capabilities = Capabilities(
+        exponential_backoff=True, max_retry_delay=True, retry_jitter=True,
+        attempt_timeout=True, attempt_number_in_task=True, native_backfill=True,
+        metrics_endpoint=False,
+        notes={
+            "retry_jitter": "deterministic: a hash of dag, task, date and try adds up to one "
+                            "more base delay; not configurable",
+            "backfill": "POST /api/v2/backfills, run by the scheduler, max_active_runs bounds "
+                        "parallelism",
+            "metrics_endpoint": "statsd or OpenTelemetry push only; no Prometheus endpoint",
+            "gates": "an ExceptionRetryPolicy fails a gate at once (no retry of a verdict)",
+        })
+
+    def __init__(self, config, home=None, api_port: int | None = None) -> None:
+        super().__init__(config)
+        base = self.config.state_dir / "airflow"
+        self.home = home or base / "home"
+        self.fault_file = base / "fault_plan.json"
+        self.api_port = api_port or int(os.environ.get("WORKBENCH_AIRFLOW_PORT", "0") or 0)
+        self.server: AirflowServer | None = None
+        self._env: dict[str, str] = {}
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def _task_env(self, env: dict[str, str] | None) -> dict[str, str]:
+        extra = {k: v for k, v in (env or {}).items() if k != "WORKBENCH_FAULTS"}
+        return {**self.config.to_env(), **extra, "WORKBENCH_FAULTS": str(self.fault_file),
+                "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False"}
+
+    def start(self, env: dict[str, str] | None = None) -> None:
+        wanted = self._task_env(env)
+        if self.server is not None and wanted == self._env:
+            return
+        self.stop()
+        self.fault_file.parent.mkdir(parents=True, exist_ok=True)
+        self.fault_file.write_text("{}")
+        self._env = wanted
+        self.server = AirflowServer(self.home, api_port=self.api_port or None, extra_env=wanted)
+        self.server.start()
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+    def _prepare(self, pipeline: str, env: dict[str, str] | None) -> AirflowServer:
+        """Start (or restart, when the tasks' environment changes), write the fault plan,
+        unpause the DAG."""
+        self.start(env)
+        plan = (env or {}).get("WORKBENCH_FAULTS") or "{}"
+        if not plan.lstrip().startswith("{"):
+            with open(plan) as f:
+                plan = f.read()
+        self.fault_file.write_text(plan)
+        assert self.server is not None
+        self.server.unpause(pipeline)
+        return self.server
+
+    # --- runs ------------------------------------------------------------------------------
+
+    def _delete_runs_at(self, server: AirflowServer, pipeline: str, days: list[Date]) -> None:
+        """Airflow keeps one run per logical date: a repeat replaces the earlier run."""
+        for day in days:
+            for run in server.dag_runs(pipeline, logical_date_gte=logical_date(day),
+                                       logical_date_lte=logical_date(day)):
+                server._request("DELETE", f"/api/v2/dags/{pipeline}/dagRuns/"
+                                f"{_quote(run['dag_run_id'])}")
+
+    def run_date(self, pipeline, day, *, env=None, timeout_s=900):
+        server = self._prepare(pipeline, env)
+        self._delete_runs_at(server, pipeline, [day])
+        run_id = f"workbench__{day.isoformat()}__{time.time_ns()}"
+        server.trigger(pipeline, logical_date(day), run_id=run_id)
+        server.wait_for_runs(pipeline, [run_id], timeout_s)
+        return self._run_view(pipeline, server.dag_run(pipeline, run_id))
+
+    def backfill(self, pipeline, start, end, *, parallelism=2, env=None, timeout_s=1800):
+        server = self._prepare(pipeline, env)
+        days = date_range(start, end)
+        t0 = time.time()
+        backfill = server.create_backfill(
+            pipeline, f"{start.isoformat()}T00:00:00Z", logical_date(end),
+            max_active_runs=parallelism, reprocess_behavior="completed")
+        deadline = time.monotonic() + timeout_s
+        while True:
+            state = server.get(f"/api/v2/backfills/{backfill['id']}")
+            runs = [r for r in server.dag_runs(pipeline, logical_date_gte=logical_date(start),
+                                               logical_date_lte=logical_date(end))
+                    if r.get("run_type") == "backfill"]
+            if state.get("completed_at") and all(r["state"] in ("success", "failed")
+                                                 for r in runs):
+                break
+            if time.monotonic() > deadline:
+                raise AirflowError(f"backfill {backfill['id']} not done in {timeout_s:.0f} s")
+            time.sleep(1)
+        wall = time.time() - t0
+        views = [self._run_view(pipeline, r) for r in runs]
+        return BackfillView(pipeline, [d.isoformat() for d in days], parallelism, wall, views,
+                            mechanism="POST /api/v2/backfills (airflow backfill create), "
+                                      f"max_active_runs={parallelism}")
+
+    def read_runs(self, pipeline, day=None):
+        self.start()
+        assert self.server is not None
+        params = ({"logical_date_gte": logical_date(day), "logical_date_lte": logical_date(day)}
+                  if day else {})
+        return [self._run_view(pipeline, r) for r in self.server.dag_runs(pipeline, **params)]
+
+    # --- the orchestrator's record, normalised ----------------------------------------------
+
+    def _run_view(self, pipeline: str, run: dict[str, Any]) -> RunView:
+        assert self.server is not None
+        run_id = run["dag_run_id"]
+        steps = []
+        for ti in sorted(self.server.task_instances(pipeline, run_id),
+                         key=lambda t: (t["start_date"] or "~", t["map_index"])):
+            map_index = ti["map_index"]
+            map_key = (ti.get("rendered_map_index") or str(map_index)) if map_index >= 0 else None
+            attempts = []
+            if ti["try_number"] > 0:
+                for t in self.server.tries(pipeline, run_id, ti["task_id"], map_index):
+                    attempts.append(self._attempt(pipeline, run_id, ti["task_id"], map_index, t))
+            steps.append(StepView(ti["task_id"], STATES.get(ti["state"] or "", "unknown"),
+                                  map_key, attempts))
+        day = (run.get("logical_date") or run.get("run_after") or "")[:10]
+        return RunView(run_id, pipeline, day, RUN_STATES.get(run["state"], "unknown"),
+                       _iso(run.get("start_date")), _iso(run.get("end_date")), steps,
+                       url=f"{self.server.url}/dags/{pipeline}/runs/{_quote(run_id)}")
+
+    def _attempt(self, pipeline: str, run_id: str, task_id: str, map_index: int,
+                 t: dict[str, Any]) -> AttemptView:
+        assert self.server is not None
+        try:
+            log = self.server.log(pipeline, run_id, task_id, t["try_number"], map_index)
+        except AirflowError as exc:
+            log = f"(log not available: {exc})"
+        state = t.get("state") or ""
+        return AttemptView(attempt=t["try_number"], state=STATES.get(state, "unknown"),
+                           start=_iso(t.get("start_date")), end=_iso(t.get("end_date")),
+                           duration_s=t.get("duration"),
+                           error=_error_from_log(log) if state in ("failed", "up_for_retry")
+                           else None,
+                           log_excerpt=log[-2000:] if log else None)
+
+
+def _quote(run_id: str) -> str:
+    from urllib.parse import quote
+
+    return quote(run_id, safe="")
+
+
+def _iso(value: str | None) -> str | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).isoformat()
+
+
+def _error_from_log(log: str) -> str | None:
+    """The failure line of a try's log: the core's ``... failed: <error>`` line, else the
+    last error-level line."""
+    lines = [line for line in log.splitlines() if line.strip()]
+    for line in reversed(lines):
+        if " failed: " in line and "attempt" in line:
+            return line.split(" failed: ", 1)[1].strip()
+    errors = [line for line in lines if " error " in line.lower()]
+    return errors[-1] if errors else None
+
