@@ -71,6 +71,20 @@ def etl_done(spark_config, tmp_path_factory):
     return cfg, rc, summary
 
 
+@pytest.fixture(scope="session")
+def reference(spark_config, tmp_path_factory):
+    """``reference(day)``: the direct runner's ETL checksums for ``day``, computed once."""
+    cfg = spark_config.replace(lake_root=tmp_path_factory.mktemp("reference") / "lake")
+    cache: dict[date, dict[str, str]] = {}
+
+    def checksums(day: date) -> dict[str, str]:
+        if day not in cache:
+            cache[day] = testing.reference_outputs(cfg, "customer_daily_etl", day)
+        return cache[day]
+
+    return checksums
+
+
 def copy_lake(source: WorkbenchConfig, target: WorkbenchConfig) -> None:
     """Copy a lake (its partitions are relative symbolic links, so they survive the copy)."""
     shutil.copytree(source.lake_root, target.lake_root, symlinks=True)

@@ -5,13 +5,13 @@ line, as Luigi's docs show it) executes no step."""
 from __future__ import annotations
 
 import subprocess
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 
 from pipelines_core import testing
 from pipelines_core.ledger import Ledger
-from pipelines_core.verify import output_checksums, output_partitions
+from pipelines_core.verify import output_checksums
 
 from workbench_luigi.settings import write_luigi_cfg
 from conftest import ETL_DAY, IMPL_ROOT, clean_env, copy_lake, run_luigi
@@ -20,15 +20,7 @@ pytestmark = pytest.mark.connect
 DAYS = [ETL_DAY + timedelta(days=n) for n in range(3)]
 
 
-def reference(cfg, day: date) -> dict[str, str]:
-    """The direct runner's checksums for ``day`` (reusing a reference run already made)."""
-    parts = output_partitions(cfg, "customer_daily_etl", day, namespace="reference")
-    if any(p.exists() for p in parts):
-        return output_checksums(cfg, "customer_daily_etl", day, namespace="reference")
-    return testing.reference_outputs(cfg, "customer_daily_etl", day)
-
-
-def test_range_daily_backfill_equals_direct_and_rerun_runs_nothing(etl_done, config):
+def test_range_daily_backfill_equals_direct_and_rerun_runs_nothing(etl_done, config, reference):
     source, rc, _ = etl_done
     assert rc == 0
     copy_lake(source, config)  # the first date is already done
@@ -50,7 +42,7 @@ def test_range_daily_backfill_equals_direct_and_rerun_runs_nothing(etl_done, con
 
     for day in DAYS:
         ours = output_checksums(config, "customer_daily_etl", day)
-        assert ours == reference(config, day), day
+        assert ours == reference(day), day
         assert len(ours) == 9  # silver, quality, 4 regions, summary, report, notification
 
     # an immediate re-run through the `luigi` command itself: every date is complete

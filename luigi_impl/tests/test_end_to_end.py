@@ -7,7 +7,6 @@ import json
 
 import pytest
 
-from pipelines_core import testing
 from pipelines_core.ledger import Ledger
 from pipelines_core.spec import get_pipeline
 from pipelines_core.verify import output_checksums
@@ -17,14 +16,13 @@ from conftest import ETL_DAY
 pytestmark = pytest.mark.connect
 
 
-def test_etl_outputs_equal_the_direct_runner(etl_done):
+def test_etl_outputs_equal_the_direct_runner(etl_done, reference):
     cfg, rc, summary = etl_done
     assert rc == 0 and summary["status"] == "SUCCESS", summary["details"]
     assert summary["scheduler_url"] == "local"
 
     ours = output_checksums(cfg, "customer_daily_etl", ETL_DAY)
-    reference = testing.reference_outputs(cfg, "customer_daily_etl", ETL_DAY)
-    assert ours == reference
+    assert ours == reference(ETL_DAY)
     assert "reports/customer_monthly/date=2026-10-01" in ours  # the 1st: monthly branch
     assert "reports/customer_daily/date=2026-10-01" not in ours
 
