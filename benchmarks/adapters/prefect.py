@@ -13,7 +13,7 @@ import os
 import sys
 import time
 from datetime import date as Date
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -228,15 +228,20 @@ class PrefectAdapter(Adapter):
                 outcome = "success"
             else:
                 outcome = "failed"
+            # The engine logs the failure just after proposing the next state.
+            until = end + timedelta(seconds=0.5) if end else None
             lines = [lg["message"] for lg in logs
-                     if _parse(lg["timestamp"]) >= start and (end is None or
-                                                            _parse(lg["timestamp"]) <= end)]
+                     if _parse(lg["timestamp"]) >= start and (until is None or
+                                                            _parse(lg["timestamp"]) <= until)]
+            error = None
+            if outcome == "failed":
+                error = nxt.get("message") or next(
+                    (ln for ln in lines if "exception" in ln.lower()), None) or nxt["name"]
             out.append(AttemptView(
                 attempt=len(out) + 1, state=outcome, start=start.isoformat(),
                 end=end.isoformat() if end else None,
                 duration_s=(end - start).total_seconds() if end else None,
-                error=nxt.get("message") if outcome == "failed" else None,
-                log_excerpt="\n".join(lines)[-2000:] or None))
+                error=error, log_excerpt="\n".join(lines)[-2000:] or None))
         return out
 
     def _view(self, run: dict) -> RunView:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -18,6 +19,7 @@ import pytest
 from pipelines_core import spark as core_spark
 from pipelines_core import testing
 from pipelines_core.config import WorkbenchConfig
+from pipelines_core.runner import date_range
 
 REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
@@ -26,12 +28,18 @@ if str(REPO) not in sys.path:
 from benchmarks.adapters.prefect import PrefectAdapter  # noqa: E402
 from workbench_prefect.server import port_in_use  # noqa: E402
 
+E2E_DAY = date(2026, 11, 1)  # the 1st of a month: the monthly branch
+E2E_NAMESPACE = "prefect_e2e"
+RETRY_FAULTS = '{"ingest_cdc": {"kind": "raise", "times": 2}}'
+BACKFILL_DAYS = (date(2026, 10, 5), date(2026, 10, 7))
+
 
 @dataclass
 class Stack:
     config: WorkbenchConfig  # connect-mode config, namespace "prefect"
     adapter: PrefectAdapter
     references: dict[tuple[str, str, str], dict[str, str]]
+    backfill: Future  # the 3-day backfill, started as soon as the stack is up
 
     def reference(self, pipeline: str, day: date, namespace: str = "reference") -> dict:
         """Direct-runner checksums for (pipeline, day), computed once per namespace."""
@@ -67,17 +75,27 @@ def stack(tmp_path_factory) -> Any:
     spark_thread = threading.Thread(target=start_spark)
     spark_thread.start()
     saved_env = dict(os.environ)
+    pool = None
     try:
         adapter.start()
         spark_thread.join()
         if spark_error:
             raise spark_error[0]
         os.environ.update(config.to_env())
+        # The backfill runs in the worker's processes while the in-process tests run here:
+        # the two overlap instead of queueing on this small machine.
+        start, end = BACKFILL_DAYS
+        testing.generate_exports(config, date_range(start, end))
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="backfill")
+        future = pool.submit(adapter.backfill, "customer_daily_etl", start, end,
+                             parallelism=2, timeout_s=600)
         with temporary_settings(updates={PREFECT_API_URL: adapter.api_url,
                                          PREFECT_HOME: str(adapter.server.home)}):
-            yield Stack(config, adapter, {})
+            yield Stack(config, adapter, {}, future)
     finally:
         spark_thread.join()
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
         os.environ.clear()
         os.environ.update(saved_env)
         core_spark.stop_sessions()
@@ -101,10 +119,6 @@ def workbench_env(monkeypatch):
     return apply
 
 
-E2E_DAY = date(2026, 11, 1)  # the 1st of a month: the monthly branch
-E2E_NAMESPACE = "prefect_e2e"
-RETRY_FAULTS = '{"ingest_cdc": {"kind": "raise", "times": 2}}'
-BACKFILL_DAYS = (date(2026, 10, 5), date(2026, 10, 7))
 
 
 @dataclass
@@ -138,10 +152,13 @@ def e2e(stack) -> FlowRuns:
 
 @pytest.fixture(scope="session")
 def backfill(stack):
-    """A 3-day backfill of customer_daily_etl through the deployment and the worker."""
-    from pipelines_core.runner import date_range
+    """The 3-day backfill of customer_daily_etl through the deployment and the worker, with
+    the direct runner's reference outputs computed while it runs."""
+    for day in date_range(*BACKFILL_DAYS):
+        stack.reference("customer_daily_etl", day)
+    return stack.backfill.result(timeout=900)
 
-    start, end = BACKFILL_DAYS
-    testing.generate_exports(stack.config, date_range(start, end))
-    return stack.adapter.backfill("customer_daily_etl", start, end, parallelism=2,
-                                  timeout_s=600)
+
+def pytest_collection_modifyitems(items):
+    """Tests that wait for the backfill go last, so the in-process runs overlap with it."""
+    items.sort(key=lambda item: "backfill" in getattr(item, "fixturenames", ()))

@@ -15,6 +15,7 @@ from datetime import date
 from typing import Any
 
 from prefect import flow, task, unmapped
+from prefect.utilities.annotations import quote
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.events import emit_event
 
@@ -137,10 +138,13 @@ def customer_daily_etl(day: date | None = None) -> dict[str, Any]:
     choice = t.choose_report(ds, upstream={"gold_summary": summary})
     branch = choice["next_step"]
     if branch == "monthly_report":
-        reported = {"monthly_report": t.monthly_report(ds, upstream={"choose_report": choice})}
+        report = t.monthly_report(ds, upstream={"choose_report": choice})
     else:
-        reported = {"daily_report": t.daily_report(ds, upstream={"choose_report": choice})}
-    done = t.notify(ds, upstream=reported)
+        report = t.daily_report(ds, upstream={"choose_report": choice})
+    # Prefect links inputs to upstream task runs by object identity, dict keys included, and
+    # the key (an interned string) is also a value of choose_report's result: quoted, the
+    # mapping is not searched, and wait_for records the one real edge, report -> notify.
+    done = t.notify(ds, upstream=quote({branch: report}), wait_for=[report])
 
     create_markdown_artifact(
         key="customer-daily-etl",

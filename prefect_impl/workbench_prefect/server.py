@@ -121,6 +121,11 @@ def prefect_env(home: Path, api_url: str | None = None,
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_LOGGING_EXTRA_LOGGERS": "workbench",
         "PREFECT_CLOUD_ENABLE_ORCHESTRATION_TELEMETRY": "false",
+        # A run held back by the deployment's concurrency limit is looked at again after
+        # this many seconds (default 30), and the worker polls for runs this often
+        # (default 10): shorter, so a bounded backfill does not idle between runs.
+        "PREFECT_SERVER_DEPLOYMENTS_CONCURRENCY_SLOT_WAIT_SECONDS": "5",
+        "PREFECT_WORKER_QUERY_SECONDS": "2",
         "PYTHONPATH": os.pathsep.join([str(IMPL_DIR)] + (
             [os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])),
     })
@@ -177,13 +182,25 @@ class PrefectServer:
     def stop(self) -> None:
         self.process.stop()
 
-    def api(self, method: str, path: str, body: Any = None, timeout: float = 30) -> Any:
-        """One call of the server's REST API; the decoded JSON answer."""
+    def api(self, method: str, path: str, body: Any = None, timeout: float = 60,
+            tries: int = 3) -> Any:
+        """One call of the server's REST API; the decoded JSON answer. A connection error or
+        a timeout (a busy server on a small machine) is tried again; an HTTP error is not."""
         data = json.dumps(body, default=str).encode() if body is not None else None
-        req = urllib.request.Request(f"{self.api_url}{path}", data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            raw = resp.read()
+        for n in range(1, tries + 1):
+            req = urllib.request.Request(f"{self.api_url}{path}", data=data, method=method,
+                                         headers={"Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(req, timeout=timeout) as resp:
+                    raw = resp.read()
+                break
+            except urllib.error.HTTPError as exc:
+                detail = exc.read().decode(errors="replace")[:2000]
+                raise RuntimeError(f"{method} {path} -> HTTP {exc.code}: {detail}") from None
+            except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+                if n == tries:
+                    raise RuntimeError(f"{method} {path} failed {tries} times: {exc}") from exc
+                time.sleep(1.0 * n)
         return json.loads(raw) if raw else None
 
 
