@@ -71,6 +71,9 @@ class LuigiAdapter(Adapter):
             "branch": "chosen in requires(): the branch not taken is never scheduled, so it "
                       "does not appear as a skipped step",
             "runs": "Luigi has no run object: a run is one worker invocation",
+            "disabled": "luigid keeps a task that exhausted its retries DISABLED for a day; "
+                        "the adapter re-enables the requested dates' disabled tasks before a "
+                        "new run (the visualiser's re-enable button)",
         })
 
     def __init__(self, config, port: int | None = None) -> None:
@@ -115,8 +118,24 @@ class LuigiAdapter(Adapter):
         return self.client.metrics()
 
     # --- running --------------------------------------------------------------------------
-    def _worker(self, args: list[str], env: dict[str, str] | None, timeout_s: float) -> dict:
+    def re_enable(self, pipeline: str, days: list[str]) -> list[str]:
+        """Re-enable the tasks of ``days`` that luigid disabled after their last failure.
+
+        luigid keeps a task that exhausted ``retry_count`` DISABLED for ``disable_persist``
+        (a day); a new run of that date after a fix needs it re-enabled first, which is what
+        an operator does with the visualiser's button (``/api/re_enable_task``).
+        """
+        done = []
+        for task_id, task in self.client.task_list(status="DISABLED", search=pipeline).items():
+            if task.get("params", {}).get("date") in days:
+                self.client.rpc("re_enable_task", task_id=task_id)
+                done.append(task_id)
+        return done
+
+    def _worker(self, args: list[str], env: dict[str, str] | None, timeout_s: float,
+                pipeline: str, days: list[str]) -> dict:
         url = self.client.url
+        re_enabled = self.re_enable(pipeline, days)
         t0 = time.time()
         try:
             proc = self._impl([*args, "--scheduler-url", url], env, timeout_s)
@@ -127,7 +146,7 @@ class LuigiAdapter(Adapter):
         except subprocess.TimeoutExpired:
             summary = {"status": "TIMEOUT", "ok": False, "start": t0, "end": time.time(),
                        "log": None}
-        summary.update(args=args)
+        summary.update(args=args, re_enabled=re_enabled)
         self.root.mkdir(parents=True, exist_ok=True)
         with (self.root / "runs.jsonl").open("a") as fh:
             fh.write(json.dumps(summary, default=str) + "\n")
@@ -135,14 +154,14 @@ class LuigiAdapter(Adapter):
 
     def run_date(self, pipeline, day, *, env=None, timeout_s=900):
         summary = self._worker(["run", "--pipeline", pipeline, "--date", day.isoformat()],
-                               env, timeout_s)
+                               env, timeout_s, pipeline, [day.isoformat()])
         return self._view(pipeline, day.isoformat(), summary)
 
     def backfill(self, pipeline, start, end, *, parallelism=2, env=None, timeout_s=1800):
+        days = [d.isoformat() for d in date_range(start, end)]
         summary = self._worker(["backfill", "--pipeline", pipeline, "--start", start.isoformat(),
                                 "--end", end.isoformat(), "--workers", str(parallelism)],
-                               env, timeout_s)
-        days = [d.isoformat() for d in date_range(start, end)]
+                               env, timeout_s, pipeline, days)
         return BackfillView(pipeline, days, parallelism, summary["end"] - summary["start"],
                             [self._view(pipeline, d, summary) for d in days],
                             mechanism=f"RangeDaily (luigi.tools.range) --workers {parallelism}")

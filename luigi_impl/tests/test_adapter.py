@@ -14,6 +14,7 @@ from pipelines_core.faults import plan_to_env
 from pipelines_core.ledger import Ledger
 from pipelines_core.testing import free_port
 
+from workbench_luigi.base import results_root
 from conftest import ETL_DAY, IMPL_ROOT, copy_lake
 
 sys.path.insert(0, str(IMPL_ROOT.parent))
@@ -28,7 +29,7 @@ def test_adapter_reports_attempts_states_logs_and_metrics(etl_done, config):
     assert rc == 0
     copy_lake(source, config)
     for step in ("choose_report", "monthly_report", "notify"):
-        shutil.rmtree(config.namespace_root() / "_results" / "customer_daily_etl" / step)
+        shutil.rmtree(results_root(config) / "customer_daily_etl" / step)
 
     port = free_port()
     adapter = LuigiAdapter(config, port=port)
@@ -62,6 +63,12 @@ def test_adapter_reports_attempts_states_logs_and_metrics(etl_done, config):
         [again] = adapter.read_runs("customer_daily_etl", ETL_DAY)
         assert json.dumps(again.to_dict(), sort_keys=True) == json.dumps(run.to_dict(),
                                                                          sort_keys=True)
+
+        # after the fix: luigid still holds choose_report DISABLED; the adapter re-enables it
+        fixed = adapter.run_date("customer_daily_etl", ETL_DAY)
+        assert fixed.state == "success"
+        assert [a.state for a in fixed.step("choose_report").attempts] == ["success"]
+        assert fixed.step("notify").state == "success"
     finally:
         adapter.stop()
     assert not server.port_open(port)

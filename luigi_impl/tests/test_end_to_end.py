@@ -11,6 +11,7 @@ from pipelines_core.ledger import Ledger
 from pipelines_core.spec import get_pipeline
 from pipelines_core.verify import output_checksums
 
+from workbench_luigi.base import results_root
 from conftest import ETL_DAY
 
 pytestmark = pytest.mark.connect
@@ -39,7 +40,7 @@ def test_etl_outputs_equal_the_direct_runner(etl_done, reference):
 
 def test_small_results_are_json_targets(etl_done):
     cfg, _, _ = etl_done
-    results = cfg.namespace_root() / "_results" / "customer_daily_etl"
+    results = results_root(cfg) / "customer_daily_etl"
     branch = json.loads((results / "choose_report" / "date=2026-10-01" / "result.json").read_text())
     assert branch["next_step"] == "monthly_report"
     ingest = json.loads((results / "ingest_cdc" / "date=2026-10-01" / "result.json").read_text())

@@ -22,6 +22,7 @@ from pipelines_core.ledger import Ledger
 from pipelines_core.testing import free_port
 
 from workbench_luigi import server
+from workbench_luigi.base import results_root
 from conftest import ETL_DAY, copy_lake, run_luigi
 
 sys.path.insert(0, str(server.Path(__file__).resolve().parents[2]))
@@ -49,7 +50,7 @@ def tail_to_run(etl_done, config):
     assert rc == 0
     copy_lake(source, config)
     for step in TAIL:
-        shutil.rmtree(config.namespace_root() / "_results" / "customer_daily_etl" / step)
+        shutil.rmtree(results_root(config) / "customer_daily_etl" / step)
     return config
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, ClassVar
 
 import luigi
@@ -31,6 +32,12 @@ log = logging.getLogger("workbench.luigi")
 # When this worker process started. A local scheduler forgets failures between invocations,
 # so the alert handler counts only the attempts this worker made (see _attempts_failed).
 WORKER_STARTED = datetime.now(timezone.utc)
+
+
+def results_root(config) -> Path:
+    """Where the steps' JSON results live: inside the namespace's ``reports`` layer, so
+    emptying the lake's layers empties them too (a floor run keeps its own)."""
+    return config.namespace_root() / "reports" / ("_luigi_noop" if config.noop else "_luigi")
 
 
 class PartitionTarget(luigi.Target):
@@ -99,7 +106,7 @@ class StepTask(luigi.Task):
     # --- targets ----------------------------------------------------------------------
     def result_target(self) -> luigi.LocalTarget:
         """The step's small result as JSON, in the lake next to the data it describes."""
-        folder = (self.config.namespace_root() / "_results" / self.pipeline.name / self.step
+        folder = (results_root(self.config) / self.pipeline.name / self.step
                   / f"date={self.date.isoformat()}")
         name = f"{self.map_key}.json" if self.map_key else "result.json"
         return luigi.LocalTarget(str(folder / name))
@@ -111,6 +118,8 @@ class StepTask(luigi.Task):
 
     def output(self) -> dict[str, luigi.Target]:
         out: dict[str, luigi.Target] = {"result": self.result_target()}
+        if self.config.noop:  # a floor run writes no data, only the step's result
+            return out
         for part in self.partitions():
             out[part.relative] = PartitionTarget(part)
         return out

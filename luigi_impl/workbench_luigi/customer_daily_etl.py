@@ -55,9 +55,22 @@ class wait_for_export(luigi.ExternalTask):
     def disable_hard_timeout(self) -> int:
         return max(1, int(round(workbench_config().sensor_timeout_s)))
 
-    def output(self) -> luigi.LocalTarget:
-        part = etl.export_partition(workbench_config(), self.date)
-        return luigi.LocalTarget(str(part.path / "_SUCCESS"))
+    def output(self) -> "ExportTarget":
+        return ExportTarget(self.date)
+
+
+class ExportTarget(luigi.Target):
+    """The bronze export of a date: there once the core's ``export_ready`` says so."""
+
+    def __init__(self, day) -> None:
+        self.day = day
+
+    @property
+    def path(self) -> str:
+        return str(etl.export_partition(workbench_config(), self.day).path / "_SUCCESS")
+
+    def exists(self) -> bool:
+        return etl.export_ready(workbench_config(), self.day)
 
 
 class ingest_cdc(StepTask):

@@ -71,9 +71,9 @@ def luigi_settings(config: WorkbenchConfig, *, history_db: Path | None = None,
         },
         "scheduler": {
             "retry_delay": f"{retry_delay_s(config):g}",
-            # a task disabled after exhausting retry_count stays disabled this long (then a
-            # re-run may try it again, e.g. after the data was fixed)
-            "disable_persist": "10",
+            # a task disabled after exhausting retry_count stays disabled this long (Luigi's
+            # default); after a fix, re-enable it (visualiser button, /api/re_enable_task)
+            "disable_persist": "86400",
             "disable_window": "3600",
             # luigid otherwise only moves FAILED tasks back to PENDING in its 60 s prune
             "prune_on_get_work": "true",
