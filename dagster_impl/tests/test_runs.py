@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from datetime import date
 
-import pytest
 from dagster import (AssetKey, DagsterEventType, build_run_status_sensor_context,
                      evaluate_automation_conditions)
 

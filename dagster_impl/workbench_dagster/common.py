@@ -39,8 +39,6 @@ def dagster_retry_policy(pipeline: str, config=None) -> RetryPolicy:
     ``2 * base``, capped). The spec declares no jitter, so none is set.
     """
     if config is None:
-        from workbench_dagster.resources import WorkbenchResource
-
         config = WorkbenchResource().load()
     policy = retry_policy(get_pipeline(pipeline), config)
     return RetryPolicy(max_retries=policy.retries, delay=policy.base_delay_s,

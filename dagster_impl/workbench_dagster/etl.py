@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dagster import (AssetCheckResult, AssetCheckSeverity, AssetIn, AssetOut, AssetsDefinition,
+from dagster import (AssetCheckResult, AssetCheckSeverity, AssetIn, AssetsDefinition,
                      DynamicOut, DynamicOutput, GraphOut, In, MetadataValue, Nothing, Out,
                      Output, asset, asset_check, graph, graph_asset, op)
 

@@ -272,6 +272,12 @@ load_from:
                 raise TimeoutError(f"run {run_id} not finished within {timeout_s:.0f} s")
             time.sleep(0.5)
 
+    def terminate(self, run_id: str) -> str:
+        """Ask Dagster to terminate a run (its run worker gets SIGTERM)."""
+        data = self.graphql("""mutation($id: String!) { terminateRun(runId: $id) {
+            __typename } }""", {"id": run_id})
+        return data["terminateRun"]["__typename"]
+
     def events(self, run_id: str) -> list[dict[str, Any]]:
         """Every event of a run: type, step key, time (epoch s), message, error, retry wait."""
         out, cursor = [], None
