@@ -49,6 +49,15 @@ def data_date(day: date | str | None) -> str:
     return scheduled.astimezone(timezone.utc).date().isoformat()
 
 
+def run_name(pipeline: str):
+    """A flow-run name of pipeline and data date, also for scheduled runs without ``day``."""
+
+    def name() -> str:
+        return f"{pipeline} {data_date(runtime.flow_run.parameters.get('day'))}"
+
+    return name
+
+
 def prefect_retry_options(policy: RetryPolicy) -> dict[str, Any]:
     """The spec's policy as task options.
 

@@ -19,7 +19,8 @@ from prefect.exceptions import ObjectAlreadyExists
 from pipelines_core.spec import CUSTOMER_DAILY_ETL, LEAD_SCORING_MLOPS, PipelineSpec
 
 from workbench_prefect import IMPL_DIR
-from workbench_prefect.etl import SILVER_EVENT
+from workbench_prefect.common import workbench_config
+from workbench_prefect.etl import SILVER_EVENT, silver_resource
 
 DEPLOYMENT = "daily"
 ENTRYPOINTS = {
@@ -37,13 +38,14 @@ def ensure_pool(pool: str) -> None:
             pass
 
 
-def ml_trigger(enabled: bool = True) -> DeploymentEventTrigger:
-    """Run ``lead_scoring_mlops`` for the date whose silver customers were just written."""
+def ml_trigger(namespace: str, enabled: bool = True) -> DeploymentEventTrigger:
+    """Run ``lead_scoring_mlops`` for the date whose silver customers were just written in
+    this namespace (the worker's)."""
     return DeploymentEventTrigger(
         name="lead_scoring_mlops on fresh silver customers",
         enabled=enabled,
         expect={SILVER_EVENT},
-        match={"prefect.resource.id": "workbench.lake.*.silver.customers"},
+        match={"prefect.resource.id": silver_resource(namespace)},
         parameters={"day": "{{ event.payload.date }}"},
     )
 
@@ -65,6 +67,7 @@ def deploy_all(pool: str, *, with_ml_trigger: bool = True) -> dict[str, Any]:
     ensure_pool(pool)
     return {
         CUSTOMER_DAILY_ETL.name: deploy_pipeline(CUSTOMER_DAILY_ETL, pool),
-        LEAD_SCORING_MLOPS.name: deploy_pipeline(LEAD_SCORING_MLOPS, pool,
-                                                 triggers=[ml_trigger(with_ml_trigger)]),
+        LEAD_SCORING_MLOPS.name: deploy_pipeline(
+            LEAD_SCORING_MLOPS, pool,
+            triggers=[ml_trigger(workbench_config().namespace, with_ml_trigger)]),
     }

@@ -24,7 +24,7 @@ from pipelines_core.spec import CUSTOMER_DAILY_ETL as SPEC
 from pipelines_core.steps import etl as core_etl
 
 from workbench_prefect.common import (alert_flow_failure, bind_tasks, call_step, data_date,
-                                      workbench_config)
+                                      run_name, workbench_config)
 
 PIPELINE = SPEC.name
 TAGS = list(SPEC.tags)
@@ -93,11 +93,16 @@ TASKS = (wait_for_export, ingest_cdc, quality_gate, gold_region_aggregates, gold
          choose_report, monthly_report, daily_report, notify)
 
 
+def silver_resource(namespace: str) -> str:
+    """Prefect resource id of a namespace's silver customers table."""
+    return f"workbench.lake.{namespace}.silver.customers"
+
+
 def announce_silver(namespace: str, ds: str, result: dict[str, Any]) -> None:
     """Tell Prefect's event system that the date's silver customers are written; the
     ``lead_scoring_mlops`` deployment's trigger listens for this event."""
     emit_event(event=SILVER_EVENT,
-               resource={"prefect.resource.id": f"workbench.lake.{namespace}.silver.customers",
+               resource={"prefect.resource.id": silver_resource(namespace),
                          "workbench.date": ds},
                payload={"date": ds, "rows": result.get("rows_out"),
                         "outputs": result.get("outputs", [])})
@@ -115,7 +120,7 @@ def publish_quality(config, ds: str) -> None:
                     f"{'passed' if report['passed'] else 'FAILED'}")
 
 
-@flow(name=PIPELINE, description=__doc__, flow_run_name="customer_daily_etl {day}",
+@flow(name=PIPELINE, description=__doc__, flow_run_name=run_name(PIPELINE),
       on_failure=[alert_flow_failure], on_crashed=[alert_flow_failure], log_prints=True)
 def customer_daily_etl(day: date | None = None) -> dict[str, Any]:
     ds = data_date(day)

@@ -19,7 +19,7 @@ from pipelines_core.spec import AUC_THRESHOLD
 from pipelines_core.spec import LEAD_SCORING_MLOPS as SPEC
 
 from workbench_prefect.common import (alert_flow_failure, bind_tasks, call_step, data_date,
-                                      workbench_config)
+                                      run_name, workbench_config)
 
 PIPELINE = SPEC.name
 TAGS = list(SPEC.tags)
@@ -74,7 +74,7 @@ def notify(ds: str, upstream: dict[str, Any]) -> dict[str, Any]:
 TASKS = (generate_leads, train, evaluate, auc_gate, deploy, batch_predictions, notify)
 
 
-@flow(name=PIPELINE, description=__doc__, flow_run_name="lead_scoring_mlops {day}",
+@flow(name=PIPELINE, description=__doc__, flow_run_name=run_name(PIPELINE),
       on_failure=[alert_flow_failure], on_crashed=[alert_flow_failure], log_prints=True)
 def lead_scoring_mlops(day: date | None = None) -> dict[str, Any]:
     ds = data_date(day)
