@@ -30,7 +30,7 @@ from workbench_luigi.settings import ORCHESTRATOR, workbench_config
 log = logging.getLogger("workbench.luigi")
 
 # When this worker process started. A local scheduler forgets failures between invocations,
-# so the alert handler counts only the attempts this worker made (see _attempts_failed).
+# so the alert handler counts only the attempts this worker made (see attempts_failed).
 WORKER_STARTED = datetime.now(timezone.utc)
 
 
