@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -124,9 +125,15 @@ def alert_on_run_failure(context: RunFailureSensorContext, workbench: WorkbenchR
                       "failed_steps": [s for s, _, _ in steps]})
 
 
+# The daemon evaluates the sensor as soon as it starts; a deployment that wants no ML runs
+# of its own (the benchmark, the backfill test) declares it stopped with this switch.
+AUTOMATION_SWITCH = "WORKBENCH_DAGSTER_AUTOMATION"
+
 lead_scoring_automation = AutomationConditionSensorDefinition(
     "lead_scoring_automation", target=AssetSelection.groups(ML),
-    default_status=DefaultSensorStatus.RUNNING, minimum_interval_seconds=30,
+    default_status=(DefaultSensorStatus.STOPPED if os.environ.get(AUTOMATION_SWITCH) == "off"
+                    else DefaultSensorStatus.RUNNING),
+    minimum_interval_seconds=30,
     description="Evaluates the ML assets' automation conditions: fresh silver customers of a "
                 "date start that date's lead scoring.")
 

@@ -112,7 +112,10 @@ load_from:
 
     def env(self) -> dict[str, str]:
         env = {**os.environ, **self.config.to_env(), **self.extra_env,
-               "DAGSTER_HOME": str(self.home), "PATH": f"{BIN}:{os.environ.get('PATH', '')}"}
+               "DAGSTER_HOME": str(self.home), "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
+               # ``auto_materialize.enabled`` does not stop an automation condition sensor
+               # that is running by default: the definitions read this switch.
+               "WORKBENCH_DAGSTER_AUTOMATION": "on" if self.automation else "off"}
         env.pop("VIRTUAL_ENV", None)
         return env
 
@@ -318,3 +321,82 @@ def _signal_group(pid: int, sig: int) -> None:
         os.killpg(pid, sig)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def _stop_recorded(home: Path, grace_s: float = 20.0) -> list[int]:
+    """Stop services recorded by pid files in ``home`` (their process groups)."""
+    stopped = []
+    for pid_file in sorted(home.glob("*.pid")):
+        pid = int(pid_file.read_text())
+        _signal_group(pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace_s
+        while time.monotonic() < deadline and _alive(pid):
+            time.sleep(0.2)
+        _signal_group(pid, signal.SIGKILL)
+        pid_file.unlink(missing_ok=True)
+        stopped.append(pid)
+    return stopped
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie child of ours counts as gone
+        return os.waitpid(pid, os.WNOHANG) == (0, 0)
+    except ChildProcessError:
+        return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m workbench_dagster.services up|down|backfill`` over the workbench's home."""
+    import argparse
+
+    from pipelines_core.config import load_config
+    from pipelines_core.runner import date_range
+    from pipelines_core.config import parse_date
+
+    parser = argparse.ArgumentParser(prog="workbench_dagster.services")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    up = sub.add_parser("up", help="start the webserver (port 3000) and the daemon")
+    up.add_argument("--port", type=int, default=3000)
+    up.add_argument("--max-concurrent-runs", type=int, default=2)
+    sub.add_parser("down", help="stop what `up` started")
+    bf = sub.add_parser("backfill", help="backfill a date range through the running webserver")
+    bf.add_argument("--pipeline", default="customer_daily_etl")
+    bf.add_argument("--start", required=True)
+    bf.add_argument("--end", required=True)
+    bf.add_argument("--port", type=int, default=3000)
+    args = parser.parse_args(argv)
+
+    config = load_config()
+    if not os.environ.get("WORKBENCH_NAMESPACE"):
+        config = config.replace(namespace="dagster")
+    config = config.replace(orchestrator="dagster")
+    home = config.state_dir / "dagster" / "home"
+    if args.cmd == "down":
+        print(f"stopped {_stop_recorded(home) or 'nothing'}")
+        return 0
+    services = DagsterServices(config, home, port=args.port,
+                               max_concurrent_runs=getattr(args, "max_concurrent_runs", 2))
+    if args.cmd == "up":
+        if port_open(args.port):
+            print(f"port {args.port} is taken (already up?)")
+            return 1
+        services.start()
+        print(f"Dagster UI: {services.url}  (DAGSTER_HOME={home}); stop with `down`")
+        return 0
+    days = [d.isoformat() for d in date_range(parse_date(args.start), parse_date(args.end))]
+    backfill_id = services.launch_backfill(args.pipeline, days)
+    print(f"backfill {backfill_id}: {services.url}/runs/b/{backfill_id}")
+    runs = services.wait_runs({"dagster/backfill": backfill_id}, len(days), timeout_s=3600)
+    for run in sorted(runs, key=lambda r: r["tags"].get("dagster/partition", "")):
+        print(run["tags"].get("dagster/partition"), run["status"], run["runId"])
+    return 0 if all(r["status"] == "SUCCESS" for r in runs) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
