@@ -19,6 +19,9 @@ import pytest
 
 from pipelines_core import testing
 from pipelines_core.config import WorkbenchConfig
+from pipelines_core.runner import run_pipeline
+from pipelines_core.spec import get_pipeline
+from pipelines_core.verify import output_checksums
 
 IMPL_ROOT = Path(__file__).resolve().parent.parent
 ETL_DAY = date(2026, 10, 1)  # the 1st: the monthly branch
@@ -75,12 +78,18 @@ def etl_done(spark_config, tmp_path_factory):
 def reference(spark_config, tmp_path_factory):
     """``reference(day)``: the direct runner's ETL checksums for ``day``, computed once."""
     cfg = spark_config.replace(lake_root=tmp_path_factory.mktemp("reference") / "lake")
-    cache: dict[date, dict[str, str]] = {}
+    cache: dict[tuple[str, date], dict[str, str]] = {}
 
-    def checksums(day: date) -> dict[str, str]:
-        if day not in cache:
-            cache[day] = testing.reference_outputs(cfg, "customer_daily_etl", day)
-        return cache[day]
+    def checksums(day: date, pipeline: str = "customer_daily_etl") -> dict[str, str]:
+        if ("customer_daily_etl", day) not in cache:
+            cache[("customer_daily_etl", day)] = testing.reference_outputs(
+                cfg, "customer_daily_etl", day)
+        if (pipeline, day) not in cache:  # the ML pipeline, on the ETL reference run above
+            ref = cfg.replace(namespace="reference", orchestrator="direct")
+            outcome = run_pipeline(get_pipeline(pipeline), day, ref)
+            assert outcome.state == "success", outcome.steps
+            cache[(pipeline, day)] = output_checksums(ref, pipeline, day)
+        return cache[(pipeline, day)]
 
     return checksums
 

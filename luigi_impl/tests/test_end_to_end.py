@@ -1,5 +1,6 @@
-"""One date end to end through ``luigi.build(local_scheduler=True)``: the outputs equal the
-direct runner's, every step ran once, the branch ran only the monthly report."""
+"""One date of each pipeline end to end through ``luigi.build(local_scheduler=True)``: the
+outputs equal the direct runner's, every step ran once, the branch ran only the monthly
+report, and the ML pipeline found the ETL's silver target done."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pipelines_core.spec import get_pipeline
 from pipelines_core.verify import output_checksums
 
 from workbench_luigi.base import results_root
-from conftest import ETL_DAY
+from conftest import ETL_DAY, copy_lake, run_luigi
 
 pytestmark = pytest.mark.connect
 
@@ -48,3 +49,22 @@ def test_small_results_are_json_targets(etl_done):
     assert ingest["rows_out"] == ledger[-1].rows > 0
     regions = sorted(p.name for p in (results / "gold_region_aggregates" / "date=2026-10-01").iterdir())
     assert regions == ["amer.json", "apac.json", "emea.json", "latam.json"]
+
+
+def test_ml_outputs_equal_the_direct_runner(etl_done, config, reference):
+    """The ML pipeline requires the ETL's silver target: with the ETL done, only ML steps run."""
+    source, rc, _ = etl_done
+    assert rc == 0
+    copy_lake(source, config)
+    rc, summary = run_luigi(config, "run", "--pipeline", "lead_scoring_mlops",
+                            "--date", ETL_DAY.isoformat())
+    assert rc == 0 and summary["status"] == "SUCCESS", summary["details"]
+    assert "customer_daily_etl.ingest_cdc(date=2026-10-01)" in summary["details"]  # found done
+
+    ours = output_checksums(config, "lead_scoring_mlops", ETL_DAY)
+    assert ours == reference(ETL_DAY, "lead_scoring_mlops")
+    assert len(ours) == 4  # leads, metrics, predictions, notification
+    ran = [r.step for r in Ledger(config.ledger_path).read_attempts(namespace="luigi")]
+    assert ran == get_pipeline("lead_scoring_mlops").step_names
+    latest = config.namespace_root() / "production" / "lead_scoring" / "latest" / "deployment.json"
+    assert json.loads(latest.read_text())["date"] == ETL_DAY.isoformat()
