@@ -132,3 +132,25 @@ def _ts(text: str):
     from datetime import datetime
 
     return datetime.fromisoformat(text)
+
+
+def test_crash_and_hang_are_retried_with_a_local_scheduler(tail_to_run):
+    """A killed attempt (crash) and one past ``worker_timeout`` (hang) fail and are retried."""
+    cfg = tail_to_run.replace(step_timeout_s=15.0)
+    plan = plan_to_env({"choose_report": {"kind": "crash", "times": 1},
+                        "notify": {"kind": "hang", "times": 1}})
+    rc, summary = run_luigi(cfg, "run", "--pipeline", "customer_daily_etl", "--date", DAY,
+                            env=plan)
+    assert rc == 0 and summary["status"] == "SUCCESS_WITH_RETRY", summary["details"]
+    ledger = Ledger(cfg.ledger_path).read_attempts(namespace="luigi")
+    by_step = {s: [r.status for r in ledger if r.step == s] for s in TAIL}
+    # neither killed attempt could record its end: the ledger shows them lost
+    assert by_step == {"choose_report": ["lost", "success"], "monthly_report": ["success"],
+                       "notify": ["lost", "success"]}
+    log = open(summary["log"]).read()
+    assert "died unexpectedly with exit code -9" in log
+    assert "timed out after 15 seconds and was terminated" in log
+    hung = [r for r in ledger if r.step == "notify"][0]
+    retried = [r for r in ledger if r.step == "notify"][1]
+    assert (_ts(retried.start) - _ts(hung.start)).total_seconds() >= 15
+    assert read_alerts(cfg, kind="failure") == []
