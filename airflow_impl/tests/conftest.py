@@ -12,6 +12,8 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -76,6 +78,41 @@ def fault_plan(workbench):
     path.write_text("{}")
 
 
+class Reference:
+    """Direct-runner outputs in the ``reference`` namespace, each date computed once."""
+
+    def __init__(self, config) -> None:
+        self.config = config.replace(namespace="reference", orchestrator="direct")
+        self.done: set[tuple[str, str]] = set()
+        self.lock = threading.Lock()
+
+    def checksums(self, pipeline: str, days: list[date]) -> dict[date, dict[str, str]]:
+        from pipelines_core.runner import backfill, run_pipeline
+        from pipelines_core.spec import get_pipeline
+        from pipelines_core.testing import generate_exports
+        from pipelines_core.verify import output_checksums
+
+        with self.lock:
+            todo = [d for d in days if ("customer_daily_etl", d.isoformat()) not in self.done]
+            if todo:
+                generate_exports(self.config, todo)
+                for out in backfill(get_pipeline("customer_daily_etl"), todo, self.config,
+                                    parallelism=2):
+                    assert out.state == "success", out.steps
+                self.done |= {("customer_daily_etl", d.isoformat()) for d in todo}
+            if pipeline != "customer_daily_etl":
+                for day in [d for d in days if (pipeline, d.isoformat()) not in self.done]:
+                    out = run_pipeline(get_pipeline(pipeline), day, self.config)
+                    assert out.state == "success", out.steps
+                    self.done.add((pipeline, day.isoformat()))
+            return {d: output_checksums(self.config, pipeline, d) for d in days}
+
+
+@pytest.fixture(scope="session")
+def reference(workbench) -> Reference:
+    return Reference(workbench)
+
+
 def load_dagbag():
     """The DAGs as Airflow's DAG processor loads them (bundle path on sys.path), parsed with
     the environment of the moment (retry settings and sensor timings are read at parse time)."""
@@ -87,12 +124,7 @@ def load_dagbag():
 @pytest.fixture(scope="session")
 def dagbag():
     """The DAGs as deployed (spec retry policy unless overridden, deadline alert on)."""
-    saved = os.environ.pop("WORKBENCH_AIRFLOW_DEADLINE_H", None)
-    try:
-        return load_dagbag()
-    finally:
-        if saved is not None:
-            os.environ["WORKBENCH_AIRFLOW_DEADLINE_H"] = saved
+    return load_dagbag()
 
 
 @pytest.fixture(scope="session")
@@ -100,6 +132,9 @@ def test_dags(workbench, airflow_home):
     """The DAGs parsed with the test configuration (short retry delays), ready for dag.test()
     (without the deadline alert, which dag.test() of Airflow 3.3.2 cannot handle)."""
     os.environ["WORKBENCH_AIRFLOW_DEADLINE_H"] = "0"
-    bag = load_dagbag()
+    try:
+        bag = load_dagbag()
+    finally:
+        del os.environ["WORKBENCH_AIRFLOW_DEADLINE_H"]
     assert not bag.import_errors, bag.import_errors
     return bag.dags

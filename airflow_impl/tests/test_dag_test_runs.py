@@ -12,10 +12,9 @@ import pytest
 from conftest import DAY
 from pipelines_core.alerts import read_alerts
 from pipelines_core.ledger import Ledger
-from pipelines_core.runner import run_pipeline
 from pipelines_core.spec import get_pipeline, retry_policy
 from pipelines_core.steps.etl import regions
-from pipelines_core.testing import generate_exports, reference_outputs
+from pipelines_core.testing import generate_exports
 from pipelines_core.verify import output_checksums
 
 ETL, ML = "customer_daily_etl", "lead_scoring_mlops"
@@ -86,9 +85,10 @@ def fault_plan_module(workbench):
     path.write_text("{}")
 
 
-def test_etl_outputs_equal_direct_runner(etl_run, workbench):
+def test_etl_outputs_equal_direct_runner(etl_run, workbench, reference):
     assert str(etl_run.state) == "success"
-    expected = reference_outputs(workbench, ETL, date.fromisoformat(DAY))
+    day = date.fromisoformat(DAY)
+    expected = reference.checksums(ETL, [day])[day]
     actual = output_checksums(workbench, ETL, date.fromisoformat(DAY))
     assert actual == expected
     assert len(actual) >= 8  # silver, quality, 4 regions, summary, report, notification
@@ -136,13 +136,11 @@ def test_transient_fault_retried_by_airflow_as_ledger_saw_it(etl_run, workbench)
         assert policy.delay_before(n) - 0.1 <= gap <= policy.max_delay_s + 5, (n, gap)
 
 
-def test_ml_outputs_equal_direct_runner(etl_run, test_dags, workbench):
+def test_ml_outputs_equal_direct_runner(etl_run, test_dags, workbench, reference):
     day = date.fromisoformat(DAY)
     dag_run = test_dags[ML].test(logical_date=logical(DAY))
     assert str(dag_run.state) == "success"
-    reference = workbench.replace(namespace="reference", orchestrator="direct")
-    assert run_pipeline(get_pipeline(ML), day, reference).state == "success"
-    expected = output_checksums(reference, ML, day)
+    expected = reference.checksums(ML, [day])[day]
     assert output_checksums(workbench, ML, day) == expected
     assert xcom(dag_run, "evaluate")["metrics"]["auc"] >= 0.75
 

@@ -56,8 +56,15 @@ class AirflowAdapter(Adapter):
             "gates": "an ExceptionRetryPolicy fails a gate at once (no retry of a verdict)",
         })
 
-    def __init__(self, config, home=None, api_port: int | None = None) -> None:
+    def __init__(self, config, home=None, api_port: int | None = None,
+                 namespace: str | None = None, sql_alchemy_conn: str | None = None) -> None:
+        """``sql_alchemy_conn``: the metadata DB; by default ``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN``
+        when set (Postgres, say), else SQLite in the home."""
+        if namespace:
+            self.namespace = namespace
         super().__init__(config)
+        self.sql_alchemy_conn = (sql_alchemy_conn if sql_alchemy_conn is not None
+                                 else os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", ""))
         base = self.config.state_dir / "airflow"
         self.home = home or base / "home"
         self.fault_file = base / "fault_plan.json"
@@ -80,7 +87,8 @@ class AirflowAdapter(Adapter):
         self.fault_file.parent.mkdir(parents=True, exist_ok=True)
         self.fault_file.write_text("{}")
         self._env = wanted
-        self.server = AirflowServer(self.home, api_port=self.api_port or None, extra_env=wanted)
+        self.server = AirflowServer(self.home, api_port=self.api_port or None, extra_env=wanted,
+                                    sql_alchemy_conn=self.sql_alchemy_conn or None)
         self.server.start()
 
     def stop(self) -> None:

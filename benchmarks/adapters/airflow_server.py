@@ -48,12 +48,17 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
 
 
 def airflow_env(home: Path, *, api_port: int, extra: Mapping[str, str] | None = None,
-                log_ports: tuple[int, int] | None = None) -> dict[str, str]:
-    """The environment of every Airflow process of one home: config as ``AIRFLOW__*``."""
+                log_ports: tuple[int, int] | None = None,
+                sql_alchemy_conn: str | None = None) -> dict[str, str]:
+    """The environment of every Airflow process of one home: config as ``AIRFLOW__*``.
+
+    Airflow settings of the calling process are not inherited (they may describe another
+    home); the metadata DB is ``sql_alchemy_conn`` or a SQLite file in the home.
+    """
     home = Path(home)
     log_ports = log_ports or (free_port(), free_port())
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")},
         "AIRFLOW_HOME": str(home),
         "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
@@ -77,10 +82,8 @@ def airflow_env(home: Path, *, api_port: int, extra: Mapping[str, str] | None = 
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
     }
-    if os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"):
-        env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
-    else:
-        env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{home / 'airflow.db'}"
+    env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = (sql_alchemy_conn
+                                                  or f"sqlite:///{home / 'airflow.db'}")
     env.update(extra or {})
     return env
 
@@ -105,13 +108,14 @@ class AirflowServer:
     """Scheduler, dag-processor, triggerer and api-server of one home, in one process group."""
 
     def __init__(self, home: Path, *, api_port: int | None = None,
-                 extra_env: Mapping[str, str] | None = None) -> None:
+                 extra_env: Mapping[str, str] | None = None,
+                 sql_alchemy_conn: str | None = None) -> None:
         self.home = Path(home)
         self.home.mkdir(parents=True, exist_ok=True)
         self.api_port = api_port or free_port()
         self.log_ports = (free_port(), free_port())
         self.env = airflow_env(self.home, api_port=self.api_port, extra=extra_env,
-                               log_ports=self.log_ports)
+                               log_ports=self.log_ports, sql_alchemy_conn=sql_alchemy_conn)
         self.password = self._password()
         self.proc: subprocess.Popen | None = None
         self._token: str | None = None
