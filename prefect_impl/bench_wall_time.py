@@ -14,7 +14,7 @@ import shutil
 import statistics
 import sys
 import time
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,8 +58,12 @@ def main() -> int:
                 t0 = time.time()
                 run = adapter.run_date("customer_daily_etl", day, timeout_s=1800)
                 wall = time.time() - t0
+                inside = None  # the run's own start -> end (for Prefect: after pickup)
+                if run.start and run.end:
+                    inside = round((datetime.fromisoformat(run.end)
+                                    - datetime.fromisoformat(run.start)).total_seconds(), 2)
                 results[label].append({"wall_s": round(wall, 2), "state": run.state,
-                                       "run_id": run.run_id})
+                                       "run_s": inside, "run_id": run.run_id})
                 print(f"{label} #{i + 1}: {wall:.1f} s ({run.state})", flush=True)
     finally:
         prefect.stop()

@@ -3,6 +3,9 @@ runner's, small results passed as task return values, artifacts published."""
 
 from __future__ import annotations
 
+import json
+
+from pipelines_core import lake
 from pipelines_core.verify import output_checksums
 
 from conftest import E2E_DAY, E2E_NAMESPACE
@@ -34,12 +37,11 @@ def test_results_and_artifacts_recorded_by_prefect(stack, e2e):
     by_key = {a["key"]: a for a in artifacts}
     assert {"customer-quality", "customer-daily-etl", "lead-scoring-metrics"} <= set(by_key)
     checks = by_key["customer-quality"]["data"]
-    checks = checks if isinstance(checks, list) else __import__("json").loads(checks)
+    checks = checks if isinstance(checks, list) else json.loads(checks)
     assert checks and all(c["passed"] for c in checks)
     metrics = by_key["lead-scoring-metrics"]["data"]
-    metrics = metrics if isinstance(metrics, list) else __import__("json").loads(metrics)
+    metrics = metrics if isinstance(metrics, list) else json.loads(metrics)
     auc = next(m["value"] for m in metrics if m["metric"] == "auc")
-    from pipelines_core import lake
     on_disk = lake.read_json(lake.Partition(stack.in_namespace(E2E_NAMESPACE).namespace_root(),
                                             "models", "lead_scoring_metrics", "2026-11-01"),
                              "metrics.json")

@@ -3,6 +3,7 @@ and sends exactly one alert."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 
 from pipelines_core import testing
@@ -82,3 +83,31 @@ def test_permanent_failure_stops_downstream_and_alerts_once(stack, workbench_env
     assert alerts[0]["step"] == "ingest_cdc" and alerts[0]["orchestrator"] == "prefect"
     assert "InjectedFault" in alerts[0]["error"] or "permanent" in alerts[0]["error"]
     assert alerts[0]["attempts"] == 3
+
+
+def test_quality_gate_stops_downstream_without_retry(stack, workbench_env):
+    """A bad day: the gate's verdict is final (retry_condition_fn), nothing downstream runs,
+    one alert names the gate, and the failed checks are published as an artifact."""
+    from workbench_prefect.etl import customer_daily_etl
+
+    day, namespace = date(2026, 10, 12), "prefect_gate"
+    config = stack.in_namespace(namespace)
+    testing.generate_exports(config.replace(bad_days=(day,)), [day])
+    workbench_env(namespace)
+    state = customer_daily_etl(day=day, return_state=True)
+    assert state.is_failed()
+
+    run_id = str(state.state_details.flow_run_id)
+    runs = {t["name"]: t for t in stack.adapter.task_runs(run_id)}
+    assert sorted(runs) == ["ingest_cdc", "quality_gate", "wait_for_export"]
+    assert runs["quality_gate"]["run_count"] == 1
+    assert runs["quality_gate"]["state"]["type"] == "FAILED"
+    alerts = read_alerts(config, kind="failure", namespace=namespace)
+    assert [a["step"] for a in alerts] == ["quality_gate"]
+    assert "GateFailed" in alerts[0]["error"] or "quality gate failed" in alerts[0]["error"]
+    artifacts = stack.adapter._api("POST", "/artifacts/filter",
+                                   {"artifacts": {"flow_run_id": {"any_": [run_id]}}})
+    quality = next(a for a in artifacts if a["key"] == "customer-quality")
+    assert "FAILED" in quality["description"]
+    checks = quality["data"] if isinstance(quality["data"], list) else json.loads(quality["data"])
+    assert any(not c["passed"] for c in checks)
