@@ -38,6 +38,7 @@ from pipelines_core.spec import get_pipeline
 IMPL = PROJECT_ROOT / "luigi_impl"
 PYTHON = IMPL / ".venv" / "bin" / "python"
 DEFAULT_PORT = 8082
+PIPELINE_ETL = "customer_daily_etl"
 _RUNNING = re.compile(r"\[pid (\d+)\] Worker .* running\s+(\S+)\((.*)\)\s*$")
 _FAILED = re.compile(r" attempt \S+ failed: (.*)$")
 
@@ -116,6 +117,26 @@ class LuigiAdapter(Adapter):
     def read_metrics(self) -> dict[tuple[str, frozenset], float]:
         """luigid's Prometheus counters (started, failed, disabled, done per family and date)."""
         return self.client.metrics()
+
+    def probes(self, mine: dict[str, Any]) -> list[dict[str, Any]]:
+        """Luigi-specific probes for the harness: luigid's Prometheus counters vs the ledger."""
+        happy_day = mine["happy"][-1]["date"]
+        transient = mine.get("retries", {}).get("transient", {})
+        metrics = self.read_metrics()
+
+        def value(name: str, family: str, day: str) -> float | None:
+            return metrics.get((name, frozenset({("family", family), ("date", day)})))
+
+        done = value("luigi_task_done_total", f"{PIPELINE_ETL}.notify", happy_day)
+        failed = value("luigi_task_failed_total", f"{PIPELINE_ETL}.{transient.get('step')}",
+                       transient.get("date", ""))
+        truth = transient.get("attempts_truth", 0) - 1
+        return [{"name": "metrics_endpoint",
+                 "passed": bool(done and done >= 1) and failed == truth,
+                 "evidence": f"{self.metrics_url}: luigi_task_done_total{{notify, {happy_day}}}"
+                             f"={done}; luigi_task_failed_total{{{transient.get('step')}, "
+                             f"{transient.get('date')}}}={failed} vs {truth} failed attempts "
+                             "in the ledger"}]
 
     # --- running --------------------------------------------------------------------------
     def re_enable(self, pipeline: str, days: list[str]) -> list[str]:
@@ -197,18 +218,18 @@ class LuigiAdapter(Adapter):
         order = {name: n for n, name in enumerate(get_pipeline(pipeline).step_names)}
         steps = sorted((s for s in steps if s is not None),
                        key=lambda s: (order.get(s.step, 99), s.map_key or ""))
-        if summary.get("ok"):
+        if any(s.state in ("failed", "upstream_failed") for s in steps):
+            state = "failed"
+        elif steps and all(s.state in ("success", "skipped") for s in steps):
+            state = "success"  # every task of the date ran or was found complete
+        elif summary.get("ok"):
             state = "success"
-        elif summary.get("status") in ("FAILED", "FAILED_AND_SCHEDULING_FAILED", "CRASHED",
-                                       "TIMEOUT", "MISSING_EXT", "SCHEDULING_FAILED", "NOT_RUN"):
+        elif summary.get("status") in ("CRASHED", "TIMEOUT", "FAILED",
+                                       "FAILED_AND_SCHEDULING_FAILED", "SCHEDULING_FAILED",
+                                       "MISSING_EXT", "NOT_RUN"):
             state = "failed"
         else:
             state = "unknown"
-        # a backfill's summary covers every date: judge each date by its own tasks
-        if any(s.state in ("failed", "upstream_failed") for s in steps):
-            state = "failed"
-        elif steps and summary.get("args", [""])[0] == "backfill":
-            state = "success" if all(s.state == "success" for s in steps) else state
         return RunView(f"luigi-{pipeline}-{day}-{int(summary['start'])}", pipeline, day, state,
                        _iso(summary["start"]), _iso(summary["end"]), steps,
                        url=f"{self.client.url}/static/visualiser/index.html")
