@@ -26,6 +26,7 @@ from benchmarks.adapters.airflow_server import AirflowError, AirflowServer
 from benchmarks.adapters.base import (Adapter, AttemptView, BackfillView, Capabilities,
                                       RunView, StepView)
 from pipelines_core.runner import date_range
+from pipelines_core.steps.etl import regions
 
 STATES = {"success": "success", "failed": "failed", "skipped": "skipped",
           "upstream_failed": "upstream_failed", "up_for_retry": "failed",
@@ -116,8 +117,7 @@ class AirflowAdapter(Adapter):
         for day in days:
             for run in server.dag_runs(pipeline, logical_date_gte=logical_date(day),
                                        logical_date_lte=logical_date(day)):
-                server._request("DELETE", f"/api/v2/dags/{pipeline}/dagRuns/"
-                                f"{_quote(run['dag_run_id'])}")
+                server.delete_run(pipeline, run["dag_run_id"])
 
     def run_date(self, pipeline, day, *, env=None, timeout_s=900):
         server = self._prepare(pipeline, env)
@@ -168,7 +168,11 @@ class AirflowAdapter(Adapter):
         for ti in sorted(self.server.task_instances(pipeline, run_id),
                          key=lambda t: (t["start_date"] or "~", t["map_index"])):
             map_index = ti["map_index"]
-            map_key = (ti.get("rendered_map_index") or str(map_index)) if map_index >= 0 else None
+            map_key = None
+            if map_index >= 0:
+                # Mapped over regions() in order; unrendered when the instance never ran.
+                map_key = ti.get("rendered_map_index") or (
+                    regions()[map_index] if map_index < len(regions()) else str(map_index))
             attempts = []
             if ti["try_number"] > 0:
                 for t in self.server.tries(pipeline, run_id, ti["task_id"], map_index):

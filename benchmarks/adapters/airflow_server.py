@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.parse
@@ -269,6 +269,9 @@ class AirflowServer:
     def patch(self, path: str, body: Any) -> Any:
         return self._request("PATCH", path, body)
 
+    def delete_run(self, dag_id: str, run_id: str) -> None:
+        self._request("DELETE", f"/api/v2/dags/{dag_id}/dagRuns/{_q(run_id)}")
+
     def unpause(self, dag_id: str) -> None:
         self.patch(f"/api/v2/dags/{dag_id}", {"is_paused": False})
 
@@ -370,5 +373,40 @@ def _group_alive(pgid: int) -> bool:
     return False
 
 
-def remove_home(home: Path) -> None:
-    shutil.rmtree(home, ignore_errors=True)
+def main(argv: list[str] | None = None) -> int:
+    """``python -m benchmarks.adapters.airflow_server start|stop|status [--port 8080]``: the
+    workbench's Airflow over ``<state_dir>/airflow/home`` (for the UI), left running until
+    ``stop``. Run with the root or the Airflow environment."""
+    import argparse
+
+    sys.path.insert(0, str(IMPL_DIR.parent))
+    from pipelines_core.config import load_config
+
+    parser = argparse.ArgumentParser(prog="airflow_server")
+    parser.add_argument("action", choices=("start", "stop", "status"))
+    parser.add_argument("--port", type=int, default=8080)
+    args = parser.parse_args(argv)
+    config = load_config()
+    config = config.replace(namespace=os.environ.get("WORKBENCH_NAMESPACE") or "airflow",
+                            orchestrator="airflow")
+    home = config.state_dir / "airflow" / "home"
+    server = AirflowServer(home, api_port=args.port,
+                           extra_env={**config.to_env(),
+                                      "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False"},
+                           sql_alchemy_conn=os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"))
+    if args.action == "start":
+        server.start()
+        print(f"Airflow UI: {server.url}  user {USERNAME}  password {server.password}  "
+              f"(pid group {server.proc.pid}, log {server.log_file})")
+    elif args.action == "stop":
+        server.stop()
+        print("stopped" if not server.ports_in_use() else f"ports still in use: "
+              f"{server.ports_in_use()}")
+    else:
+        alive = server.pid_file.exists() and _group_alive(int(server.pid_file.read_text()))
+        print(f"{'running' if alive else 'stopped'} at {server.url}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
