@@ -5,8 +5,10 @@ runs at a time; its partitions equal the direct runner's."""
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
+from urllib.parse import quote
 
 import pytest
 
@@ -18,7 +20,7 @@ from pipelines_core.steps.etl import regions
 from pipelines_core.testing import generate_exports
 from pipelines_core.verify import output_checksums
 
-ETL = "customer_daily_etl"
+ETL, ML = "customer_daily_etl", "lead_scoring_mlops"
 START, END = (date.fromisoformat(d) for d in BACKFILL)
 DAYS = date_range(START, END)
 
@@ -28,9 +30,11 @@ def adapter(workbench, tmp_path_factory):
     # Its own namespace, beside the in-process runs' one, in the same lake and ledger.
     # SQLite in its own home, not the in-process tests' metadata DB.
     adapter = AirflowAdapter(workbench, home=tmp_path_factory.mktemp("airflow_home"),
-                             namespace="airflow_scheduler", sql_alchemy_conn="")
+                             namespace="airflow_scheduler", sql_alchemy_conn="",
+                             asset_triggers=True)
     adapter.start()
     server = adapter.server
+    server.unpause(ML)  # so that fresh silver customers start it
     try:
         yield adapter
     finally:
@@ -85,3 +89,31 @@ def test_rest_api_tries_and_logs_match_ledger(backfill, adapter):
             attempt = step.attempts[0]
             assert attempt.state == "success" and attempt.duration_s >= recs[0].duration_s
             assert f"{ETL}.{step.step}" in attempt.log_excerpt  # the core's own log line
+
+
+def test_fresh_silver_customers_trigger_the_ml_dag(backfill, adapter):
+    """Each backfilled ETL run's ``ingest_cdc`` updates the silver_customers Asset; the
+    scheduler starts asset-triggered ML runs (events arriving together share one run)."""
+    server = adapter.server
+    deadline = time.monotonic() + 600
+    while True:
+        runs = [r for r in server.dag_runs(ML) if r["run_type"] == "asset_triggered"]
+        events = {r["dag_run_id"]: server.get(
+            f"/api/v2/dags/{ML}/dagRuns/{quote(r['dag_run_id'], safe='')}/upstreamAssetEvents"
+        )["asset_events"] for r in runs}
+        covered = {e["extra"]["date"] for evs in events.values() for e in evs}
+        if covered == {d.isoformat() for d in DAYS} and all(
+                r["state"] in ("success", "failed") for r in runs):
+            break
+        assert time.monotonic() < deadline, (covered, [(r["dag_run_id"], r["state"]) for r in runs])
+        time.sleep(2)
+    assert all(e["source_dag_id"] == ETL and e["source_task_id"] == "ingest_cdc"
+               for evs in events.values() for e in evs)
+    views = [v for v in adapter.read_runs(ML) if v.run_id in events]
+    assert [v.state for v in views] == ["success"] * len(runs)
+    ledger = Ledger(adapter.config.ledger_path)
+    for view in views:  # the run's data date is the earliest date on its events
+        assert view.date == min(e["extra"]["date"] for e in events[view.run_id])
+        done = ledger.read_attempts(pipeline=ML, step="notify", date=view.date,
+                                    namespace=adapter.config.namespace, status="success")
+        assert len(done) == 1

@@ -6,11 +6,10 @@ Runs are triggered and backfills created through the REST API v2 (``POST .../dag
 ``POST /api/v2/backfills``), executed by Airflow's scheduler and LocalExecutor, and read back
 from the same API: DAG runs, task instances, every try (``.../tries``) and each try's log.
 
-The harness triggers every run itself, so the scheduler's own clock is off
-(``[scheduler] use_job_schedule = False``): unpausing a DAG would otherwise start a run for
-today, and each ETL run's asset event would start a second, unrequested ML run. The asset
-events are still recorded (they show in the UI); the data-aware trigger itself is shown by
-the implementation's own tests. Fault plans reach the tasks through a file named by
+By default the harness triggers every run itself, so the scheduler's own clock is off
+(``[scheduler] use_job_schedule = False``): each ETL run's asset event would otherwise start
+a second, unrequested ML run. The asset events are still recorded (they show in the UI);
+``asset_triggers=True`` turns the data-aware trigger on (the implementation's tests do). Fault plans reach the tasks through a file named by
 ``WORKBENCH_FAULTS``, rewritten before each run, so the server need not restart.
 """
 
@@ -58,7 +57,8 @@ class AirflowAdapter(Adapter):
         })
 
     def __init__(self, config, home=None, api_port: int | None = None,
-                 namespace: str | None = None, sql_alchemy_conn: str | None = None) -> None:
+                 namespace: str | None = None, sql_alchemy_conn: str | None = None,
+                 asset_triggers: bool = False) -> None:
         """``sql_alchemy_conn``: the metadata DB; by default ``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN``
         when set (Postgres, say), else SQLite in the home."""
         if namespace:
@@ -70,6 +70,7 @@ class AirflowAdapter(Adapter):
         self.home = home or base / "home"
         self.fault_file = base / "fault_plan.json"
         self.api_port = api_port or int(os.environ.get("WORKBENCH_AIRFLOW_PORT", "0") or 0)
+        self.asset_triggers = asset_triggers
         self.server: AirflowServer | None = None
         self._env: dict[str, str] = {}
 
@@ -78,7 +79,7 @@ class AirflowAdapter(Adapter):
     def _task_env(self, env: dict[str, str] | None) -> dict[str, str]:
         extra = {k: v for k, v in (env or {}).items() if k != "WORKBENCH_FAULTS"}
         return {**self.config.to_env(), **extra, "WORKBENCH_FAULTS": str(self.fault_file),
-                "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False"}
+                "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": str(self.asset_triggers)}
 
     def start(self, env: dict[str, str] | None = None) -> None:
         wanted = self._task_env(env)
@@ -179,10 +180,19 @@ class AirflowAdapter(Adapter):
                     attempts.append(self._attempt(pipeline, run_id, ti["task_id"], map_index, t))
             steps.append(StepView(ti["task_id"], STATES.get(ti["state"] or "", "unknown"),
                                   map_key, attempts))
-        day = (run.get("logical_date") or run.get("run_after") or "")[:10]
+        day = (run.get("logical_date") or "")[:10] or self._asset_date(pipeline, run_id)
         return RunView(run_id, pipeline, day, RUN_STATES.get(run["state"], "unknown"),
                        _iso(run.get("start_date")), _iso(run.get("end_date")), steps,
                        url=f"{self.server.url}/dags/{pipeline}/runs/{_quote(run_id)}")
+
+    def _asset_date(self, pipeline: str, run_id: str) -> str:
+        """An asset-triggered run has no logical date: its data date rides on the event."""
+        assert self.server is not None
+        events = self.server.get(f"/api/v2/dags/{pipeline}/dagRuns/{_quote(run_id)}/"
+                                 "upstreamAssetEvents")["asset_events"]
+        dates = sorted(str(e["extra"]["date"]) for e in events
+                       if (e.get("extra") or {}).get("date"))
+        return dates[0] if dates else ""
 
     def _attempt(self, pipeline: str, run_id: str, task_id: str, map_index: int,
                  t: dict[str, Any]) -> AttemptView:

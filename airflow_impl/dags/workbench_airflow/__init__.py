@@ -83,10 +83,12 @@ def data_date(context: Any) -> Date:
     logical = context.get("logical_date")
     if logical is not None:
         return logical.date()
-    for events in (context.get("triggering_asset_events") or {}).values():
-        for event in events:
-            if (event.extra or {}).get("date"):
-                return parse_date(event.extra["date"])
+    # Several ETL dates may be merged into one triggered run: take the earliest.
+    dates = sorted(str(event.extra["date"])
+                   for events in (context.get("triggering_asset_events") or {}).values()
+                   for event in events if (event.extra or {}).get("date"))
+    if dates:
+        return parse_date(dates[0])
     dag_run = context.get("dag_run")
     conf = (getattr(dag_run, "conf", None) or {}) if dag_run is not None else {}
     if conf.get("date"):
