@@ -423,11 +423,14 @@ def generic_probes(adapter: Adapter, mine: dict[str, Any]) -> list[dict[str, Any
                                f"{transient.get('attempts_recorded')}, ledger "
                                f"{transient.get('attempts_truth')}"})
     errors = []
-    by_key = {(a["step"], a["map_key"], a["attempt"]): a for a in happy["ledger"]}
+    # Pair attempts in order per task: not every orchestrator tells a task its attempt number.
+    truth_by_task: dict[tuple[str, str | None], list[dict]] = {}
+    for a in sorted(happy["ledger"], key=lambda a: a["start"]):
+        truth_by_task.setdefault((a["step"], a["map_key"]), []).append(a)
     for s in (run.steps if run else []):
-        for att in s.attempts:
-            ref = by_key.get((s.step, s.map_key, att.attempt))
-            if ref and ref["duration_s"] is not None and att.duration_s is not None:
+        recorded = sorted(s.attempts, key=lambda att: att.attempt)
+        for att, ref in zip(recorded, truth_by_task.get((s.step, s.map_key), [])):
+            if ref["duration_s"] is not None and att.duration_s is not None:
                 errors.append(abs(att.duration_s - ref["duration_s"]))
     worst = round(max(errors), 3) if errors else None
     probes.append({"name": "durations", "passed": worst is not None and worst <= 2.0,
