@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -313,7 +314,8 @@ def _error(info: dict | None) -> str | None:
         return None
     while info.get("cause"):
         info = info["cause"]
-    return (info.get("message") or "").strip()
+    message = (info.get("message") or "").strip()
+    return re.sub(r"^(?:[A-Za-z_]\w*\.)+([A-Za-z_]\w*): ", r"\1: ", message)
 
 
 def _signal_group(pid: int, sig: int) -> None:

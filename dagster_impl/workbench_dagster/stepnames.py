@@ -36,8 +36,14 @@ def error_message(info) -> str:
     """The user's own error in a Dagster ``SerializableErrorInfo`` (duck-typed).
 
     A retried failure is wrapped in ``RetryRequestedFromPolicy``; the step's exception is its
-    cause, e.g. ``pipelines_core.errors.InjectedFault: injected raise fault ...``.
+    cause, e.g. ``pipelines_core.errors.InjectedFault: injected raise fault ...``, returned
+    as ``InjectedFault: injected raise fault ...``.
     """
     while getattr(info, "cause", None) is not None:
         info = info.cause
-    return (getattr(info, "message", "") or "").strip()
+    return short_error((getattr(info, "message", "") or "").strip())
+
+
+def short_error(message: str) -> str:
+    """``pipelines_core.errors.GateFailed: ...`` as the ledger writes it: ``GateFailed: ...``."""
+    return re.sub(r"^(?:[A-Za-z_][\w]*\.)+([A-Za-z_]\w*): ", r"\1: ", message)
