@@ -4,6 +4,7 @@ and sends exactly one alert."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, datetime
 
 from pipelines_core import testing
@@ -111,3 +112,33 @@ def test_quality_gate_stops_downstream_without_retry(stack, workbench_env):
     assert "FAILED" in quality["description"]
     checks = quality["data"] if isinstance(quality["data"], list) else json.loads(quality["data"])
     assert any(not c["passed"] for c in checks)
+
+
+def test_hanging_attempts_cut_by_timeout_seconds(stack, workbench_env, monkeypatch):
+    """timeout_seconds interrupts a hanging attempt (SIGALRM in the flow's main thread); the
+    retries follow, and when every attempt hangs the run fails with one alert."""
+    from workbench_prefect.etl import customer_daily_etl
+
+    day, namespace = date(2026, 10, 14), "prefect_hang"
+    config = stack.in_namespace(namespace)
+    testing.generate_exports(config, [day])
+    workbench_env(namespace, '{"ingest_cdc": {"kind": "hang", "times": 5, "hang_s": 60}}')
+    monkeypatch.setenv("WORKBENCH_STEP_TIMEOUT_S", "3")
+    state = customer_daily_etl(day=day, return_state=True)
+    assert state.is_failed()
+
+    attempts = Ledger(config.ledger_path).read_attempts(namespace=namespace, step="ingest_cdc")
+    assert [(r.attempt, r.status) for r in attempts] == [(1, "failed"), (2, "failed"),
+                                                         (3, "failed")]
+    for r in attempts:
+        assert 2.9 <= r.duration_s < 8, r.duration_s  # cut at 3 s, not the 60 s hang
+        assert (r.error or "").startswith("CancelledError")  # how the cut reaches the step
+    run_id = str(state.state_details.flow_run_id)
+    runs = {t["name"]: t for t in stack.adapter.task_runs(run_id)}
+    assert sorted(runs) == ["ingest_cdc", "wait_for_export"]
+    assert runs["ingest_cdc"]["run_count"] == 3
+    assert runs["ingest_cdc"]["state"]["name"] == "TimedOut"
+    seen = stack.adapter.read_run(run_id).step("ingest_cdc").attempts
+    assert [a.state for a in seen] == ["failed"] * 3
+    assert all(re.search(r"time(d out after|out of) 3\.0 second", a.error or "") for a in seen), seen
+    assert len(read_alerts(config, kind="failure", namespace=namespace)) == 1
