@@ -30,10 +30,12 @@ def local_config(session_root):
     return testing.make_config(session_root / "local", namespace="local")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def spark(local_config):
-    session = spark_mod.get_session(local_config)
-    yield session
+    """The shared classic session (created once). Asked for anew in every test because
+    pyspark picks its Connect or classic code path from the environment, which a Connect
+    test changes."""
+    return spark_mod.get_session(local_config)
 
 
 @pytest.fixture(scope="session")

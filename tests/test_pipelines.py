@@ -32,7 +32,7 @@ def run_both(cfg, day):
 
 
 @pytest.fixture(scope="module")
-def local_run(session_root, spark):
+def local_run(session_root, local_config):
     cfg = testing.make_config(session_root / "e2e", namespace="local")
     etl, ml = run_both(cfg, DAY)
     return cfg, etl, ml
