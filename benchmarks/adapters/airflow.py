@@ -154,7 +154,8 @@ class AirflowAdapter(Adapter):
                                       f"max_active_runs={parallelism}")
 
     def read_runs(self, pipeline, day=None):
-        self.start()
+        if self.server is None:
+            self.start()
         assert self.server is not None
         params = ({"logical_date_gte": logical_date(day), "logical_date_lte": logical_date(day)}
                   if day else {})

@@ -155,11 +155,17 @@ class AirflowServer:
             raise AirflowError(f"port {self.api_port} is already taken")
         migrate(self.env)
         airflow = VENV_BIN / "airflow"
+        # Each component under a restart loop, as a supervisor (systemd, Kubernetes) would
+        # run it: on SQLite the scheduler can die of a write conflict with the API (a
+        # StaleDataError on dag_run while a backfill is being created). TERM to the group
+        # ends the loops and the components together.
         script = "\n".join([
-            f"'{airflow}' scheduler --skip-serve-logs &",
-            f"'{airflow}' dag-processor &",
-            f"'{airflow}' triggerer --skip-serve-logs &",
-            f"'{airflow}' api-server --host 127.0.0.1 --port {self.api_port} &",
+            "supervise() { while true; do \"$@\"; echo \"$2 exited with $?; restarting\";"
+            " sleep 2; done; }",
+            f"supervise '{airflow}' scheduler --skip-serve-logs &",
+            f"supervise '{airflow}' dag-processor &",
+            f"supervise '{airflow}' triggerer --skip-serve-logs &",
+            f"supervise '{airflow}' api-server --host 127.0.0.1 --port {self.api_port} &",
             "wait",
         ])
         with self.log_file.open("ab") as out:
