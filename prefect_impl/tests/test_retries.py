@@ -1,5 +1,5 @@
-"""Retries as Prefect records them, against the ledger; a permanent failure stops downstream
-and sends exactly one alert."""
+"""Retries as Prefect records them, against the ledger; a permanent failure, a failed gate and
+hanging attempts each stop downstream and send exactly one alert."""
 
 from __future__ import annotations
 
@@ -140,5 +140,6 @@ def test_hanging_attempts_cut_by_timeout_seconds(stack, workbench_env, monkeypat
     assert runs["ingest_cdc"]["state"]["name"] == "TimedOut"
     seen = stack.adapter.read_run(run_id).step("ingest_cdc").attempts
     assert [a.state for a in seen] == ["failed"] * 3
-    assert all(re.search(r"time(d out after|out of) 3\.0 second", a.error or "") for a in seen), seen
+    cut = re.compile(r"time(d out after|out of) 3\.0 second")
+    assert all(cut.search(a.error or "") for a in seen), seen
     assert len(read_alerts(config, kind="failure", namespace=namespace)) == 1

@@ -183,9 +183,11 @@ class PrefectServer:
         self.process.stop()
 
     def api(self, method: str, path: str, body: Any = None, timeout: float = 60,
-            tries: int = 3) -> Any:
-        """One call of the server's REST API; the decoded JSON answer. A connection error or
-        a timeout (a busy server on a small machine) is tried again; an HTTP error is not."""
+            tries: int = 5) -> Any:
+        """One call of the server's REST API; the decoded JSON answer. A connection error, a
+        timeout or a 503 (the server's answer when its SQLite database is busy, which happens
+        on a small loaded machine; the transaction was rolled back) is tried again; any other
+        HTTP error is not."""
         data = json.dumps(body, default=str).encode() if body is not None else None
         for n in range(1, tries + 1):
             req = urllib.request.Request(f"{self.api_url}{path}", data=data, method=method,
@@ -196,7 +198,9 @@ class PrefectServer:
                 break
             except urllib.error.HTTPError as exc:
                 detail = exc.read().decode(errors="replace")[:2000]
-                raise RuntimeError(f"{method} {path} -> HTTP {exc.code}: {detail}") from None
+                if exc.code != 503 or n == tries:
+                    raise RuntimeError(f"{method} {path} -> HTTP {exc.code}: {detail}") from None
+                time.sleep(1.0 * n)
             except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
                 if n == tries:
                     raise RuntimeError(f"{method} {path} failed {tries} times: {exc}") from exc
