@@ -56,15 +56,15 @@ def tree_rss_bytes(pid: int) -> int:
 class PeakSampler(threading.Thread):
     def __init__(self, pids: list[int], every_s: float = 0.2) -> None:
         super().__init__(daemon=True)
-        self.pids, self.every_s, self.peak, self._stop = pids, every_s, 0, threading.Event()
+        self.pids, self.every_s, self.peak, self._halt = pids, every_s, 0, threading.Event()
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             self.peak = max(self.peak, sum(tree_rss_bytes(p) for p in self.pids))
             time.sleep(self.every_s)
 
     def stop(self) -> int:
-        self._stop.set()
+        self._halt.set()
         self.join()
         return self.peak
 
