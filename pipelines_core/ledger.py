@@ -136,15 +136,10 @@ class Ledger:
 
 
 def _alive(pid: int, host: str) -> bool:
-    if host and host != socket.gethostname():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    """Whether the attempt's process still runs (one on another host is assumed alive)."""
+    from pipelines_core.procs import pid_alive
+
+    return True if host and host != socket.gethostname() else pid_alive(pid)
 
 
 def summarize(records: Iterable[AttemptRecord]) -> list[dict[str, Any]]:

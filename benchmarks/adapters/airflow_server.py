@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Mapping
 
+from pipelines_core.procs import free_port, port_open  # noqa: F401
+
 IMPL_DIR = Path(__file__).resolve().parents[2] / "airflow_impl"
 VENV_BIN = IMPL_DIR / ".venv" / "bin"
 DAGS_FOLDER = IMPL_DIR / "dags"
@@ -31,20 +32,6 @@ USERNAME = "workbench"
 
 class AirflowError(RuntimeError):
     pass
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def port_open(port: int, host: str = "127.0.0.1") -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 def airflow_env(home: Path, *, api_port: int, extra: Mapping[str, str] | None = None,

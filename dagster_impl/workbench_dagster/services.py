@@ -12,7 +12,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines_core.config import WorkbenchConfig
+from pipelines_core.procs import free_port, pid_alive as _alive, port_open  # noqa: F401
 
 IMPL = Path(__file__).resolve().parent.parent
 BIN = IMPL / ".venv" / "bin"
@@ -36,20 +36,6 @@ def in_process(enabled: bool = True) -> dict[str, Any]:
 def faults_config(plan: str) -> dict[str, Any]:
     """Run config carrying a fault plan to the steps of one run (through the resource)."""
     return {"resources": {"workbench": {"config": {"env": {"WORKBENCH_FAULTS": plan}}}}}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def port_open(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            return True
-    except OSError:
-        return False
 
 
 class DagsterServices:
@@ -338,19 +324,6 @@ def _stop_recorded(home: Path, grace_s: float = 20.0) -> list[int]:
         pid_file.unlink(missing_ok=True)
         stopped.append(pid)
     return stopped
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie child of ours counts as gone
-        return os.waitpid(pid, os.WNOHANG) == (0, 0)
-    except ChildProcessError:
-        return True
 
 
 def main(argv: list[str] | None = None) -> int:

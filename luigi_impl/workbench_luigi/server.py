@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from pipelines_core.config import WorkbenchConfig
+from pipelines_core.procs import pid_alive as _alive, port_open  # noqa: F401
 
 from workbench_luigi.settings import state_root, write_luigi_cfg
 
@@ -49,28 +49,6 @@ class Luigid:
     @property
     def log_path(self) -> Path:
         return Path(self.root) / "logs" / "luigi-server.log"
-
-
-def port_open(port: int, host: str = "127.0.0.1") -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie child of ours is dead too
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        return done == 0
-    except ChildProcessError:
-        return True
 
 
 def _record_path(root: Path) -> Path:
