@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import signal
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,8 @@ def run_bench(args: argparse.Namespace, config: WorkbenchConfig, console: Any) -
     if args.scale:
         plan.scale = args.scale
     config = config.replace(spark_mode="connect")
+    # A TERM (make down, a CI timeout) must reach the finally blocks that stop the services.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started = not connect_server_status(config)["pid"]
     start_connect_server(config)
     t0 = time.monotonic()

@@ -64,7 +64,9 @@ class BenchPlan:
     backfill_days: int = 3
     parallelism: int = 2
     happy_start: date = date(2026, 11, 2)
-    floor_start: date = date(2026, 12, 2)
+    # Every date lies in the past and after the DAGs' start date: Airflow will not run a
+    # logical date in the future.
+    floor_start: date = date(2026, 10, 12)
     retry_start: date = date(2026, 11, 16)
     backfill_start: date = date(2026, 10, 5)
     bad_range_start: date = date(2026, 10, 20)
