@@ -66,3 +66,6 @@ bench-quick: setup
 
 bench: setup
 	@$(WB) bench --preset full
+
+# Further targets (UIs, compose stack, exercises) live in mk/*.mk.
+include $(wildcard mk/*.mk)
