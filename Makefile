@@ -11,7 +11,7 @@ IMPLS       := airflow prefect dagster luigi
 export UV_PYTHON_DOWNLOADS := never
 export PATH := $(HOME)/.local/bin:$(PATH)
 
-.PHONY: help setup demo test test-core $(addprefix test-,$(IMPLS)) spark-start spark-stop \
+.PHONY: help setup demo test test-tools test-core $(addprefix test-,$(IMPLS)) spark-start spark-stop \
         down clean check
 
 help:
@@ -38,7 +38,7 @@ demo: setup
 	@$(WB) spark stop
 	@echo "Lake: $(CURDIR)/lake/direct   ledger: $(CURDIR)/.workbench/ledger.jsonl"
 
-test: setup test-core $(addprefix test-,$(IMPLS))
+test: setup test-tools test-core $(addprefix test-,$(IMPLS))
 	@echo "all suites passed"
 
 test-core:
@@ -54,8 +54,19 @@ $(addprefix test-,$(IMPLS)): test-%:
 spark-start: setup
 	@$(WB) spark start
 
-spark-stop down:
+spark-stop:
 	@[ -x $(WB) ] && $(WB) spark stop || true
+
+# Stops every process the workbench recorded a pid for (UIs, services, Spark), nothing else.
+down:
+	@if [ -x .venv/bin/python ]; then .venv/bin/python -m benchmarks.services down; fi
+
+# Debian tools the suites need: chromium (browser check), docker-compose (compose validation),
+# postgresql (metadata on Postgres). Installed with apt only when missing.
+test-tools:
+	@bash scripts/apt-ensure.sh chromium chromium
+	@bash scripts/apt-ensure.sh docker-compose docker-compose
+	@bash scripts/apt-ensure.sh pg_ctlcluster postgresql
 
 clean: down
 	rm -rf lake .workbench reports
