@@ -15,7 +15,7 @@ export PATH := $(HOME)/.local/bin:$(PATH)
         down clean check
 
 help:
-	@echo "make demo    set up, start Spark Connect, generate data, run both pipelines, summarise"
+	@echo "make demo    set up, run both pipelines for 3 days, then the quick benchmark of all four"
 	@echo "make test    set up, run every suite (core + the four implementations)"
 	@echo "make setup   install what is missing: uv, Java 17, the five environments"
 	@echo "make down    stop everything the workbench started"
@@ -35,8 +35,11 @@ demo: setup
 	@$(WB) backfill --pipeline lead_scoring_mlops --start $(DEMO_START) --end $(DEMO_END) \
 	    --scale $(SCALE) --spark-mode connect --parallelism 1
 	@$(WB) ledger --namespace direct
-	@$(WB) spark stop
-	@echo "Lake: $(CURDIR)/lake/direct   ledger: $(CURDIR)/.workbench/ledger.jsonl"
+	@echo "== the quick benchmark: the four orchestrators side by side (about 10 minutes)"
+	@$(WB) bench --preset quick; rc=$$?; $(WB) spark stop; \
+	  echo "Lake: $(CURDIR)/lake   ledger: $(CURDIR)/.workbench/ledger.jsonl"; \
+	  echo "Report: $(CURDIR)/reports/latest/report.html   (make ui: the four UIs over these runs)"; \
+	  exit $$rc
 
 test: setup test-tools test-core $(addprefix test-,$(IMPLS))
 	@echo "all suites passed"

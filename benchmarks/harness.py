@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import platform
 import shutil
 import statistics
 import subprocess
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -24,16 +26,18 @@ from pathlib import Path
 from typing import Any, Callable
 
 from benchmarks.adapters.base import Adapter, RunView
+from benchmarks.scale import tree_rss_bytes
 from pipelines_core import faults as faults_mod
 from pipelines_core.alerts import read_alerts
 from pipelines_core.config import PROJECT_ROOT, WorkbenchConfig
 from pipelines_core.generator import write_customer_export
 from pipelines_core.ledger import AttemptRecord, Ledger
 from pipelines_core.runner import date_range
+from pipelines_core.spark import connect_server_status
 from pipelines_core.spec import get_pipeline, retry_policy
 from pipelines_core.verify import output_checksums
 
-SCHEMA_VERSION = "1.0.0"
+SCHEMA_VERSION = "1.1.0"
 ADAPTERS = {
     "direct": "benchmarks.adapters.direct",
     "airflow": "benchmarks.adapters.airflow",
@@ -187,6 +191,25 @@ class Harness:
                 write_customer_export(cfg.replace(bad_days=(bad,)), day)
 
     def run(self) -> dict[str, Any]:
+        sampler = PhaseSampler(self.bench_config())
+        sampler.start()
+        t0 = time.monotonic()
+        try:
+            results = self._run(sampler)
+        finally:
+            sampler.stop()
+        results["resources"] = {"wall_s": round(time.monotonic() - t0, 1),
+                                "peak_rss_bytes": sampler.peak,
+                                "peak_rss_gb": round(sampler.peak / 1e9, 2),
+                                "peak_rss_gb_by_orchestrator": {
+                                    k: round(v / 1e9, 2) for k, v in sampler.peaks.items()},
+                                "sampled": "summed RSS of the benchmark process, everything it "
+                                           "started (process tree) and the Spark Connect server, "
+                                           f"every {sampler.every_s} s"}
+        self.results = results
+        return results
+
+    def _run(self, sampler: "PhaseSampler") -> dict[str, Any]:
         cfg = self.bench_config()
         names = ["direct"] + [n for n in self.plan.orchestrators if n != "direct"]
         faults_mod.reset(cfg.state_dir)
@@ -205,6 +228,7 @@ class Harness:
         rounds = self.plan.repetitions + 1
         for rep, name in interleaved(names, rounds):
             adapter = adapters[name]
+            sampler.phase = name
             self.progress(f"round {rep + 1}/{rounds}: {name}")
             try:
                 adapter.start()
@@ -219,8 +243,7 @@ class Harness:
                 self.progress(f"{name} failed: {exc}\n{traceback.format_exc()}")
             finally:
                 adapter.stop()
-        self.results = self._assemble(adapters, per)
-        return self.results
+        return self._assemble(adapters, per)
 
     # each scenario returns plain dicts that go into results.json as they are
 
@@ -388,6 +411,34 @@ class Harness:
                                   "fault_plans": {k: {s: f} for k, (s, f) in RETRY_FAULTS.items()},
                                   "spark": self.bench_config().connect_url},
                 "orchestrators": orchestrators}
+
+
+class PhaseSampler(threading.Thread):
+    """Peak resident memory of everything the benchmark runs, overall and per orchestrator."""
+
+    def __init__(self, config: WorkbenchConfig, every_s: float = 0.5) -> None:
+        super().__init__(daemon=True)
+        self.config, self.every_s = config, every_s
+        self.phase, self.peak, self.peaks = "setup", 0, {}
+        self._halt = threading.Event()
+
+    def sample(self) -> int:
+        pids = [os.getpid()]
+        server = connect_server_status(self.config).get("pid")
+        if server and server not in pids:
+            pids.append(server)
+        return sum(tree_rss_bytes(p) for p in pids)
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            rss = self.sample()
+            self.peak = max(self.peak, rss)
+            self.peaks[self.phase] = max(self.peaks.get(self.phase, 0), rss)
+            self._halt.wait(self.every_s)
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join()
 
 
 def _caps(adapter: Adapter) -> dict[str, Any]:

@@ -158,7 +158,8 @@ def _probe_names(results: dict[str, Any]) -> list[str]:
 
 
 def _screenshots(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.glob("*.png"))
+    return sorted(str(p.relative_to(folder)) for pattern in ("*.png", "ui/*.png")
+                  for p in folder.glob(pattern))
 
 
 def main(argv: list[str] | None = None) -> int:

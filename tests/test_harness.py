@@ -76,6 +76,10 @@ def test_every_scenario_is_measured_for_the_baseline(bench):
     assert b["rerun_steps_executed"] == 2 * 11  # the direct runner skips nothing
     assert b["bad_day"]["others_finished"] and b["bad_day"]["bad_failed"]
     assert b["bad_day"]["rerun_dates_executed"] == b["bad_day"]["dates"]
+    res = results["resources"]
+    # The Connect server alone holds a JVM: the sample must have seen it and this process.
+    assert res["peak_rss_bytes"] > 300e6 and res["wall_s"] > 0
+    assert set(res["peak_rss_gb_by_orchestrator"]) >= {"direct"}
 
 
 def test_results_validate_against_the_schema(bench):
@@ -111,3 +115,4 @@ def test_report_renders_with_charts_and_a_cell_per_scenario(bench):
         assert f"| direct | {kind} (" in text
     assert "| direct | workbench backfill (thread pool) | 2 |" in text
     assert "not supported" in text  # e.g. the direct runner has no metrics endpoint
+    assert f"peak memory {results['resources']['peak_rss_gb']} GB" in text
