@@ -17,7 +17,8 @@ from airflow.sdk import PokeReturnValue, TriggerRule, dag, get_current_context, 
 
 from pipelines_core.spec import get_pipeline
 from pipelines_core.steps.etl import export_partition, export_ready, regions
-from workbench_airflow import (SILVER_CUSTOMERS, data_date, deadline, default_args, run,
+from workbench_airflow import (GOLD_SUMMARY, SILVER_CUSTOMERS, data_date, deadline,
+                               default_args, emit_partition, publish_quality_checks, run,
                                start_date, step_args, workbench_config)
 
 SPEC = get_pipeline("customer_daily_etl")
@@ -47,15 +48,17 @@ def customer_daily_etl():
     @task(**step_args(SPEC, "ingest_cdc"), outlets=[SILVER_CUSTOMERS])
     def ingest_cdc(export: str) -> dict:
         result = run(SPEC, "ingest_cdc", inputs={"wait_for_export": export})
-        context = get_current_context()
-        # The date rides on the asset event: asset-triggered runs have no logical date.
-        context["outlet_events"][SILVER_CUSTOMERS].extra = {
-            "date": data_date(context).isoformat(), "rows": result["rows_out"]}
+        # The date rides on the asset event as its partition key: the ML DAG gets one run
+        # per date (asset-triggered runs have no logical date).
+        emit_partition(SILVER_CUSTOMERS, get_current_context(), rows=result["rows_out"])
         return result
 
     @task(**step_args(SPEC, "quality_gate"))
     def quality_gate(silver: dict) -> dict:
-        return run(SPEC, "quality_gate", inputs={"ingest_cdc": silver})
+        try:
+            return run(SPEC, "quality_gate", inputs={"ingest_cdc": silver})
+        finally:
+            publish_quality_checks(get_current_context())
 
     @task(**step_args(SPEC, "gold_region_aggregates"), map_index_template="{{ region }}")
     def gold_region_aggregates(region: str, checked: dict) -> dict:
@@ -63,9 +66,12 @@ def customer_daily_etl():
         return run(SPEC, "gold_region_aggregates", map_key=region,
                    inputs={"quality_gate": checked})
 
-    @task(**step_args(SPEC, "gold_summary"))
+    @task(**step_args(SPEC, "gold_summary"), outlets=[GOLD_SUMMARY])
     def gold_summary(per_region: list[dict]) -> dict:
-        return run(SPEC, "gold_summary", inputs={"gold_region_aggregates": list(per_region)})
+        result = run(SPEC, "gold_summary", inputs={"gold_region_aggregates": list(per_region)})
+        emit_partition(GOLD_SUMMARY, get_current_context(), rows=result["rows_out"],
+                       outputs=result["outputs"])
+        return result
 
     @task.branch(**step_args(SPEC, "choose_report"))
     def choose_report(summary: dict) -> str:

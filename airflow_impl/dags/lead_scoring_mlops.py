@@ -3,7 +3,8 @@
 
 Daily lead scoring, scheduled by data rather than by the clock: each update of the
 `silver_customers` Asset (written by `customer_daily_etl.ingest_cdc`) starts a run for the
-date carried on the asset event. Generate the day's leads, train a seeded Spark ML model,
+date carried on the asset event as its partition key (a `PartitionedAssetTimetable`: one
+run per date, even when several dates are backfilled together). Generate the day's leads, train a seeded Spark ML model,
 evaluate it, stop unless AUC >= 0.75 (gate), deploy it atomically to `production/latest`,
 score the day's leads and notify.
 
@@ -16,8 +17,8 @@ from __future__ import annotations
 from airflow.sdk import dag, task
 
 from pipelines_core.spec import get_pipeline
-from workbench_airflow import (SILVER_CUSTOMERS, deadline, default_args, run, start_date,
-                               step_args, workbench_config)
+from workbench_airflow import (deadline, default_args, run, silver_customers_schedule,
+                               start_date, step_args, workbench_config)
 
 SPEC = get_pipeline("lead_scoring_mlops")
 CONFIG = workbench_config()
@@ -27,7 +28,7 @@ CONFIG = workbench_config()
     dag_id=SPEC.name,
     description=SPEC.description,
     doc_md=__doc__,
-    schedule=[SILVER_CUSTOMERS],
+    schedule=silver_customers_schedule(),
     start_date=start_date(SPEC),
     catchup=SPEC.catchup,
     max_active_runs=2,

@@ -49,8 +49,10 @@ def test_schedule_and_deadline(dagbag, name):
     assert dag.start_date.date() == spec.start_date
     assert dag.deadline, "a deadline alert replaces Airflow 2's SLA"
     if spec.triggered_by:
-        # Data-aware: scheduled by the Asset the ETL's ingest step updates.
-        assert list(dag.timetable.asset_condition.objects) == [SILVER_CUSTOMERS]
+        # Data-aware: scheduled by the Asset the ETL's ingest step updates, one run per
+        # partition (data date) of it.
+        assert type(dag.timetable).__name__ == "PartitionedAssetTimetable"
+        assert dag.timetable.asset_condition == SILVER_CUSTOMERS
         producer_step = spec.triggered_by.split(".")[1]
         producer = dagbag.dags[spec.triggered_by.split(".")[0]].get_task(producer_step)
         assert SILVER_CUSTOMERS in producer.outlets

@@ -10,10 +10,11 @@ from datetime import date, datetime, timezone
 import pytest
 
 from conftest import DAY
+from pipelines_core import lake
 from pipelines_core.alerts import read_alerts
 from pipelines_core.ledger import Ledger
 from pipelines_core.spec import get_pipeline, retry_policy
-from pipelines_core.steps.etl import regions
+from pipelines_core.steps.etl import SILVER_TABLE, regions
 from pipelines_core.testing import generate_exports
 from pipelines_core.verify import output_checksums
 
@@ -115,6 +116,14 @@ def test_etl_small_results_travel_as_xcom(etl_run, workbench):
     assert xcom(etl_run, "choose_report", key="step_result")["next_step"] == "daily_report"
 
 
+def test_quality_checks_are_visible_as_xcom(etl_run, workbench):
+    checks = xcom(etl_run, "quality_gate", key="quality_checks")
+    recorded = lake.read_json(lake.Partition(workbench.namespace_root(), "quality",
+                                             SILVER_TABLE, DAY))
+    assert checks == recorded and checks["passed"] is True and checks["date"] == DAY
+    assert xcom(etl_run, "quality_gate")["metrics"]["checks"] == len(checks["checks"])
+
+
 def test_transient_fault_retried_by_airflow_as_ledger_saw_it(etl_run, workbench):
     tries = airflow_record(etl_run)[("ingest_cdc", -1)]["tries"]
     ledger = Ledger(workbench.ledger_path).read_attempts(
@@ -181,5 +190,10 @@ def test_failed_quality_gate_is_not_retried_and_stops_downstream(test_dags, work
         pipeline=ETL, step="quality_gate", date=BAD_DAY, namespace=workbench.namespace)
     assert [r.status for r in ledger] == ["gate_failed"]
     assert set(_downstream_states(dag_run, "quality_gate").values()) == {"upstream_failed"}
+    # The failed gate still shows its checks: which one failed, and by how much.
+    checks = xcom(dag_run, "quality_gate", key="quality_checks")
+    assert checks["passed"] is False
+    assert [c["name"] for c in checks["checks"] if not c["passed"]] == \
+        [c.split("=")[0] for c in ledger[0].error.split(": ", 2)[2].split("; ")]
     alerts = read_alerts(workbench, kind="failure", pipeline=ETL, date=BAD_DAY)
     assert [a["step"] for a in alerts] == ["quality_gate"]

@@ -9,23 +9,31 @@ from the same API: DAG runs, task instances, every try (``.../tries``) and each 
 By default the harness triggers every run itself, so the scheduler's own clock is off
 (``[scheduler] use_job_schedule = False``): each ETL run's asset event would otherwise start
 a second, unrequested ML run. The asset events are still recorded (they show in the UI);
-``asset_triggers=True`` turns the data-aware trigger on (the implementation's tests do). Fault plans reach the tasks through a file named by
-``WORKBENCH_FAULTS``, rewritten before each run, so the server need not restart.
+``asset_triggers=True`` turns the data-aware trigger on (the implementation's tests do).
+Fault plans reach the tasks through a file named by ``WORKBENCH_FAULTS``, rewritten before
+each run, so the server need not restart.
+
+Airflow's metrics are pushed with statsd to a listener the adapter runs on 127.0.0.1 (UDP)
+for as long as the services run; ``probes`` compares its counters with the ledger, reads
+the lake outputs' asset events and the quality gate's checks (an XCom) through the API.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from datetime import date as Date
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timezone
+from typing import Any, Mapping
 
-from benchmarks.adapters.airflow_server import AirflowError, AirflowServer
+from benchmarks.adapters.airflow_server import AirflowError, AirflowServer, StatsdListener
 from benchmarks.adapters.base import (Adapter, AttemptView, BackfillView, Capabilities,
                                       RunView, StepView)
+from pipelines_core import lake
+from pipelines_core.ledger import Ledger
 from pipelines_core.runner import date_range
-from pipelines_core.steps.etl import regions
+from pipelines_core.steps.etl import SILVER_TABLE, regions
 
 STATES = {"success": "success", "failed": "failed", "skipped": "skipped",
           "upstream_failed": "upstream_failed", "up_for_retry": "failed",
@@ -46,21 +54,23 @@ class AirflowAdapter(Adapter):
     capabilities = Capabilities(
         exponential_backoff=True, max_retry_delay=True, retry_jitter=True,
         attempt_timeout=True, attempt_number_in_task=True, native_backfill=True,
-        metrics_endpoint=False,
+        metrics_endpoint=True,
         notes={
             "retry_jitter": "deterministic: a hash of dag, task, date and try adds up to one "
                             "more base delay; not configurable",
             "backfill": "POST /api/v2/backfills, run by the scheduler, max_active_runs bounds "
                         "parallelism",
-            "metrics_endpoint": "statsd or OpenTelemetry push only; no Prometheus endpoint",
+            "metrics_endpoint": "pushed with statsd (or OpenTelemetry) to a collector, here a "
+                                "UDP listener of the adapter; no endpoint to scrape",
             "gates": "an ExceptionRetryPolicy fails a gate at once (no retry of a verdict)",
         })
 
     def __init__(self, config, home=None, api_port: int | None = None,
                  namespace: str | None = None, sql_alchemy_conn: str | None = None,
-                 asset_triggers: bool = False) -> None:
+                 asset_triggers: bool = False, task_env: Mapping[str, str] | None = None) -> None:
         """``sql_alchemy_conn``: the metadata DB; by default ``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN``
-        when set (Postgres, say), else SQLite in the home."""
+        when set (Postgres, say), else SQLite in the home. ``task_env``: environment for every
+        component and task, on top of the configuration's (the tests set a short deadline)."""
         if namespace:
             self.namespace = namespace
         super().__init__(config)
@@ -71,14 +81,18 @@ class AirflowAdapter(Adapter):
         self.fault_file = base / "fault_plan.json"
         self.api_port = api_port or int(os.environ.get("WORKBENCH_AIRFLOW_PORT", "0") or 0)
         self.asset_triggers = asset_triggers
+        self.task_env = dict(task_env or {})
         self.server: AirflowServer | None = None
+        self.metrics = StatsdListener()
+        self.metrics_since: str | None = None  # when the listener first listened
         self._env: dict[str, str] = {}
 
     # --- lifecycle -------------------------------------------------------------------------
 
     def _task_env(self, env: dict[str, str] | None) -> dict[str, str]:
         extra = {k: v for k, v in (env or {}).items() if k != "WORKBENCH_FAULTS"}
-        return {**self.config.to_env(), **extra, "WORKBENCH_FAULTS": str(self.fault_file),
+        return {**self.config.to_env(), **self.task_env, **extra,
+                "WORKBENCH_FAULTS": str(self.fault_file),
                 "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": str(self.asset_triggers)}
 
     def start(self, env: dict[str, str] | None = None) -> None:
@@ -89,7 +103,10 @@ class AirflowAdapter(Adapter):
         self.fault_file.parent.mkdir(parents=True, exist_ok=True)
         self.fault_file.write_text("{}")
         self._env = wanted
-        self.server = AirflowServer(self.home, api_port=self.api_port or None, extra_env=wanted,
+        self.metrics.open()
+        self.metrics_since = self.metrics_since or datetime.now(timezone.utc).isoformat()
+        self.server = AirflowServer(self.home, api_port=self.api_port or None,
+                                    extra_env={**wanted, **self.metrics.env()},
                                     sql_alchemy_conn=self.sql_alchemy_conn or None)
         self.server.start()
 
@@ -97,6 +114,7 @@ class AirflowAdapter(Adapter):
         if self.server is not None:
             self.server.stop()
             self.server = None
+        self.metrics.close()  # its counts stay; a restart listens on a new port
 
     def _prepare(self, pipeline: str, env: dict[str, str] | None) -> AirflowServer:
         """Start (or restart, when the tasks' environment changes), write the fault plan,
@@ -181,7 +199,10 @@ class AirflowAdapter(Adapter):
                     attempts.append(self._attempt(pipeline, run_id, ti["task_id"], map_index, t))
             steps.append(StepView(ti["task_id"], STATES.get(ti["state"] or "", "unknown"),
                                   map_key, attempts))
-        day = (run.get("logical_date") or "")[:10] or self._asset_date(pipeline, run_id)
+        # An asset-triggered run has no logical date; a partition-driven one has the date as
+        # its partition key.
+        day = ((run.get("logical_date") or "")[:10] or (run.get("partition_key") or "")[:10]
+               or self._asset_date(pipeline, run_id))
         return RunView(run_id, pipeline, day, RUN_STATES.get(run["state"], "unknown"),
                        _iso(run.get("start_date")), _iso(run.get("end_date")), steps,
                        url=f"{self.server.url}/dags/{pipeline}/runs/{_quote(run_id)}")
@@ -209,6 +230,81 @@ class AirflowAdapter(Adapter):
                            error=_error_from_log(log) if state in ("failed", "up_for_retry")
                            else None,
                            log_excerpt=log[-2000:] if log else None)
+
+
+    # --- probes the harness merges into its observability matrix --------------------------
+
+    def probes(self, mine: dict[str, Any]) -> list[dict[str, Any]]:
+        """Airflow's statsd metrics against the ledger, the lake outputs' asset events and the
+        quality gate's checks, each read from Airflow itself, with the evidence."""
+        if self.server is None:
+            self.start()
+        happy = mine["happy"][-1]
+        run_id = happy["run"]["run_id"]
+        return [self._probe_metrics(mine), self._probe_lineage(happy["date"], run_id),
+                self._probe_quality(happy["date"], run_id)]
+
+    def _probe_metrics(self, mine: dict[str, Any]) -> dict[str, Any]:
+        pipeline = "customer_daily_etl"
+        transient = mine.get("retries", {}).get("transient", {})
+        failing = transient.get("step", "gold_summary")
+        ledger = [r for r in Ledger(self.config.ledger_path).read_attempts(
+            pipeline=pipeline, namespace=self.config.namespace)
+            if self.metrics_since and r.start >= self.metrics_since]
+        done_truth = sum(r.step == "notify" and r.status == "success" for r in ledger)
+        failed_truth = sum(r.step == failing and r.status == "failed" for r in ledger)
+        time.sleep(1)  # the last datagrams of the last run
+        done = self.metrics.counter("airflow.ti.finish", dag_id=pipeline, task_id="notify",
+                                    state="success")
+        failed = self.metrics.counter("airflow.ti_failures", dag_id=pipeline, task_id=failing)
+        runs_ok = self.metrics.timer_count("airflow.dagrun.duration.success", dag_id=pipeline)
+        runs_failed = self.metrics.timer_count("airflow.dagrun.duration.failed", dag_id=pipeline)
+        return {"name": "metrics_endpoint",
+                "passed": done_truth > 0 and done == done_truth and failed_truth > 0
+                and failed == failed_truth,
+                "evidence": f"statsd (AIRFLOW__METRICS__STATSD_ON, 127.0.0.1:{self.metrics.port}"
+                            f" UDP, {self.metrics.lines} lines since {self.metrics_since}): "
+                            f"ti.finish{{dag_id={pipeline},task_id=notify,state=success}}={done:g}"
+                            f" vs {done_truth} successful notify attempts in the ledger; "
+                            f"ti_failures{{task_id={failing}}}={failed:g} vs {failed_truth} "
+                            f"failed {failing} attempts; dagrun.duration.success "
+                            f"{runs_ok} runs, .failed {runs_failed} runs"}
+
+    def _probe_lineage(self, day: str, run_id: str) -> dict[str, Any]:
+        assert self.server is not None
+        path = "/api/v2/assets/events"
+        params = {"source_dag_id": "customer_daily_etl", "source_run_id": run_id,
+                  "limit": 100}
+        events = self.server.get(path, **params)["asset_events"]
+        seen = {(e["name"] if "name" in e else e.get("uri"), e.get("partition_key"),
+                 (e.get("extra") or {}).get("date")) for e in events}
+        by_asset = {e.get("name") or e.get("uri"): e for e in events}
+        wanted = {"silver_customers", "gold_customer_daily_summary"}
+        ok = wanted <= set(by_asset) and all(
+            by_asset[a].get("partition_key") == day and by_asset[a]["extra"].get("date") == day
+            for a in wanted)
+        excerpt = [{k: e.get(k) for k in ("name", "source_task_id", "partition_key", "extra",
+                                           "timestamp")} for e in events][:3]
+        return {"name": "lineage_events", "passed": ok,
+                "evidence": f"GET {path}?source_dag_id=customer_daily_etl&source_run_id="
+                            f"{run_id} -> {len(events)} events {sorted(map(str, seen))}; "
+                            f"{json.dumps(excerpt, default=str)[:600]}"}
+
+    def _probe_quality(self, day: str, run_id: str) -> dict[str, Any]:
+        assert self.server is not None
+        path = (f"/api/v2/dags/customer_daily_etl/dagRuns/{_quote(run_id)}/taskInstances/"
+                "quality_gate/xcomEntries/quality_checks")
+        entry = self.server.get(path, deserialize="true")
+        value = entry.get("value")
+        if isinstance(value, str):
+            value = json.loads(value)
+        truth = lake.read_json(lake.Partition(self.config.namespace_root(), "quality",
+                                              SILVER_TABLE, day))
+        names = [(c["name"], c["passed"]) for c in (value or {}).get("checks", [])]
+        ok = bool(names) and value == truth
+        return {"name": "quality_results", "passed": ok,
+                "evidence": f"GET {path}?deserialize=true -> {json.dumps(names)}; equal to "
+                            f"the gate's record in the lake: {value == truth}"}
 
 
 def _quote(run_id: str) -> str:

@@ -13,8 +13,10 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -332,6 +334,94 @@ class AirflowServer:
                 raise AirflowError(f"runs not finished in {timeout_s:.0f} s: "
                                    f"{[(r['dag_run_id'], r['state']) for r in runs]}")
             time.sleep(1)
+
+
+class StatsdListener:
+    """A small statsd receiver on 127.0.0.1 (UDP): what Airflow pushes with
+    ``[metrics] statsd_on``. Counters are summed and timers counted per metric name, over
+    every time it was open; with ``statsd_influxdb_enabled`` the tags (``dag_id``,
+    ``task_id``, ``state``) are part of the name: ``airflow.ti.finish,dag_id=...,state=...``.
+    """
+
+    def __init__(self) -> None:
+        self.counters: dict[str, float] = {}
+        self.timers: dict[str, int] = {}
+        self.lines = 0
+        self.port: int | None = None
+        self._sock: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def env(self, prefix: str = "airflow") -> dict[str, str]:
+        """Airflow's configuration that sends its metrics here."""
+        assert self.port is not None, "open() first"
+        return {"AIRFLOW__METRICS__STATSD_ON": "True",
+                "AIRFLOW__METRICS__STATSD_HOST": "127.0.0.1",
+                "AIRFLOW__METRICS__STATSD_PORT": str(self.port),
+                "AIRFLOW__METRICS__STATSD_PREFIX": prefix,
+                "AIRFLOW__METRICS__STATSD_INFLUXDB_ENABLED": "True"}
+
+    def open(self) -> None:
+        if self._sock is not None:
+            return
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        sock.bind(("127.0.0.1", 0))
+        sock.settimeout(0.5)
+        self._sock, self.port = sock, sock.getsockname()[1]
+        self._thread = threading.Thread(target=self._serve, args=(sock,), daemon=True,
+                                        name="statsd-listener")
+        self._thread.start()
+
+    def close(self) -> None:
+        sock, self._sock = self._sock, None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        if sock is not None:
+            sock.close()
+
+    def _serve(self, sock: socket.socket) -> None:
+        while self._sock is sock:
+            try:
+                data = sock.recv(65535)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            for line in data.decode(errors="replace").splitlines():
+                self.record(line)
+
+    def record(self, line: str) -> None:
+        """One statsd line: ``name:value|c[|@rate]`` or ``name:value|ms``."""
+        name, sep, rest = line.strip().rpartition(":")
+        if not sep or "|" not in rest:
+            return
+        value, kind, *extra = rest.split("|")
+        try:
+            amount = float(value)
+        except ValueError:
+            return
+        rate = next((float(e[1:]) for e in extra if e.startswith("@")), 1.0)
+        with self._lock:
+            self.lines += 1
+            if kind == "c":
+                self.counters[name] = self.counters.get(name, 0.0) + amount / (rate or 1.0)
+            elif kind == "ms":
+                self.timers[name] = self.timers.get(name, 0) + 1
+
+    def counter(self, metric: str, **tags: str) -> float:
+        """The sum of ``metric`` over every name carrying all of ``tags``."""
+        want = {f"{k}={v}" for k, v in tags.items()}
+        with self._lock:
+            return sum(v for n, v in self.counters.items()
+                       if n.split(",")[0] == metric and want <= set(n.split(",")[1:]))
+
+    def timer_count(self, metric: str, **tags: str) -> int:
+        want = {f"{k}={v}" for k, v in tags.items()}
+        with self._lock:
+            return sum(v for n, v in self.timers.items()
+                       if n.split(",")[0] == metric and want <= set(n.split(",")[1:]))
 
 
 def _q(run_id: str) -> str:

@@ -13,19 +13,42 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from airflow.sdk import (Asset, AsyncCallback, DeadlineAlert, DeadlineReference,
-                         ExceptionRetryPolicy, RetryAction, RetryRule, get_current_context)
+                         ExceptionRetryPolicy, PartitionedAssetTimetable, RetryAction, RetryRule,
+                         get_current_context)
 
+from pipelines_core import lake
 from pipelines_core.alerts import send_alert
 from pipelines_core.config import WorkbenchConfig, load_config, parse_date
 from pipelines_core.runtime import run_step
 from pipelines_core.spec import PipelineSpec, retry_policy
+from pipelines_core.steps.etl import SILVER_TABLE
 
 ORCHESTRATOR = "airflow"
 
 # The ETL's silver customers, produced by ``customer_daily_etl.ingest_cdc`` and scheduling
-# ``lead_scoring_mlops``. ``x-`` marks a scheme Airflow has no normaliser for.
+# ``lead_scoring_mlops``. ``x-`` marks a scheme Airflow has no normaliser for. It is
+# partitioned by data date: each ETL run's event carries its date as the partition key.
 SILVER_CUSTOMERS = Asset(name="silver_customers", uri="x-workbench://lake/silver/customers",
                          group="workbench")
+# The ETL's gold daily summary: lineage of a lake output, consumed by no DAG.
+GOLD_SUMMARY = Asset(name="gold_customer_daily_summary",
+                     uri="x-workbench://lake/gold/customer_daily_summary", group="workbench")
+
+
+def silver_customers_schedule() -> PartitionedAssetTimetable:
+    """One ML run per partition (data date) of silver customers: events of several dates
+    that arrive together still start one run each, with the date as the run's
+    ``partition_key``; the identity mapper keeps the ETL's key."""
+    return PartitionedAssetTimetable(assets=SILVER_CUSTOMERS)
+
+
+def emit_partition(asset: Asset, context: Any, **extra: Any) -> None:
+    """Put this run's data date on the task's asset event: as its partition key (which
+    schedules the partition-aware consumer) and in its ``extra`` (with small metadata)."""
+    day = data_date(context).isoformat()
+    event = context["outlet_events"][asset]
+    event.add_partitions(day)
+    event.extra = {"date": day, **extra}
 
 
 
@@ -79,16 +102,20 @@ def start_date(spec: PipelineSpec) -> datetime:
 
 def data_date(context: Any) -> Date:
     """The data date of a run: its logical date; for an asset-triggered run (no logical date
-    in Airflow 3) the date the producing run put on the asset event; else ``conf["date"]``."""
+    in Airflow 3) its partition key, which is the date the producing run emitted; else the
+    date on its triggering asset event, else ``conf["date"]``."""
     logical = context.get("logical_date")
     if logical is not None:
         return logical.date()
-    # Several ETL dates may be merged into one triggered run: take the earliest.
-    dates = sorted(str(event.extra["date"])
-                   for events in (context.get("triggering_asset_events") or {}).values()
-                   for event in events if (event.extra or {}).get("date"))
+    if context.get("partition_key"):
+        return parse_date(str(context["partition_key"])[:10])
+    dates = {str(event.extra["date"])
+             for events in (context.get("triggering_asset_events") or {}).values()
+             for event in events if (event.extra or {}).get("date")}
+    if len(dates) > 1:
+        raise ValueError(f"run was triggered by events of several dates {sorted(dates)}")
     if dates:
-        return parse_date(dates[0])
+        return parse_date(dates.pop())
     dag_run = context.get("dag_run")
     conf = (getattr(dag_run, "conf", None) or {}) if dag_run is not None else {}
     if conf.get("date"):
@@ -104,6 +131,15 @@ def run(spec: PipelineSpec, step: str, *, map_key: str | None = None,
     return run_step(spec, step, data_date(context), config=workbench_config(),
                     attempt=context["ti"].try_number, map_key=map_key, inputs=inputs,
                     orchestrator=ORCHESTRATOR)
+
+
+def publish_quality_checks(context: Any) -> None:
+    """XCom ``quality_checks``: the gate's checks as the core recorded them in the lake,
+    pushed whether the gate passed or failed, so the API and the UI show why a run stopped."""
+    part = lake.Partition(workbench_config().namespace_root(), "quality", SILVER_TABLE,
+                          data_date(context).isoformat())
+    if part.exists():
+        context["ti"].xcom_push(key="quality_checks", value=lake.read_json(part))
 
 
 def alert_on_failure(context: Any) -> None:
@@ -125,10 +161,13 @@ def deadline_after() -> timedelta:
     """How long a run may take, from being queued, before the deadline alert fires.
 
     Queued time, not logical date: a backfill of old dates would otherwise miss every
-    deadline at once. ``WORKBENCH_AIRFLOW_DEADLINE_H=0`` turns the alert off (``dag.test()``
-    in Airflow 3.3.2 fails on DAGs with a deadline: it looks the alert up by a serialized
-    dict instead of its id when the run ends).
+    deadline at once. ``WORKBENCH_AIRFLOW_DEADLINE_S`` (seconds) or
+    ``WORKBENCH_AIRFLOW_DEADLINE_H`` (hours, default 4) set it; 0 turns the alert off
+    (``dag.test()`` in Airflow 3.3.2 fails on DAGs with a deadline: it looks the alert up by
+    a serialized dict instead of its id when the run ends).
     """
+    if os.environ.get("WORKBENCH_AIRFLOW_DEADLINE_S"):
+        return timedelta(seconds=float(os.environ["WORKBENCH_AIRFLOW_DEADLINE_S"]))
     return timedelta(hours=float(os.environ.get("WORKBENCH_AIRFLOW_DEADLINE_H", "4")))
 
 
@@ -136,10 +175,12 @@ async def deadline_missed(dag_id: str, **kwargs: Any) -> None:
     """Deadline callback (run by the triggerer): a run is still going past its deadline."""
     context = kwargs.get("context") or {}
     dag_run = context.get("dag_run") or {}
-    logical = dag_run.get("logical_date") if isinstance(dag_run, dict) else None
-    send_alert(workbench_config(), pipeline=dag_id, date=str(logical or "")[:10], step=None,
+    day = dag_run.get("logical_date") or dag_run.get("partition_key") or ""
+    send_alert(workbench_config(), pipeline=dag_id, date=str(day)[:10], step=None,
                error=f"run not finished within {deadline_after()} of being queued",
-               orchestrator=ORCHESTRATOR, kind="deadline")
+               orchestrator=ORCHESTRATOR, kind="deadline",
+               extra={"run_id": dag_run.get("dag_run_id"),
+                      "deadline_time": str((context.get("deadline") or {}).get("deadline_time"))})
 
 
 def deadline(spec: PipelineSpec) -> DeadlineAlert | None:
