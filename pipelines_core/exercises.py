@@ -164,6 +164,78 @@ def short_error(exc: BaseException) -> str:
     return text if len(text) < 300 else text[:297] + "..."
 
 
+@contextlib.contextmanager
+def isolated_state(prefix: str = "probe") -> Iterator[Path]:
+    """Inside the block, ``WORKBENCH_STATE_DIR`` and ``WORKBENCH_LAKE_ROOT`` name a fresh
+    folder (so one work folder's ledger never mixes with another's); yields that folder."""
+    root = Path(tempfile.mkdtemp(prefix=f"{prefix}-"))
+    keys = ("WORKBENCH_STATE_DIR", "WORKBENCH_LAKE_ROOT")
+    saved = {k: os.environ.get(k) for k in keys}
+    os.environ.update({"WORKBENCH_STATE_DIR": str(root / "state"),
+                       "WORKBENCH_LAKE_ROOT": str(root / "lake")})
+    try:
+        yield root
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def ledger_records(root: Path, **match: Any) -> list[dict[str, Any]]:
+    """The ledger records written under ``isolated_state``'s folder, as dicts."""
+    from pipelines_core.ledger import Ledger
+
+    return [r.to_dict() for r in Ledger(root / "state" / "ledger.jsonl").read_attempts(**match)]
+
+
+def airflow_dag_facts(path: Path) -> dict[str, Any]:
+    """Parse one DAG file as Airflow's DAG processor would (in Airflow's environment) and
+    describe its DAGs: tasks with their kind, mapping, trigger rule and retry settings, edges."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(path), safe_mode=False, bundle_path=Path(path).parent)
+    if bag.import_errors:
+        raise ImportError("; ".join(str(e).strip().splitlines()[-1]
+                                    for e in bag.import_errors.values()))
+    dags = {}
+    for dag_id, dag in bag.dags.items():
+        tasks = {}
+        for t in dag.tasks:
+            mapped = type(t).__name__ == "MappedOperator"
+            expand = {}
+            if mapped:
+                value = getattr(getattr(t, "op_kwargs_expand_input", None), "value", {}) or {}
+                expand = {k: list(v) if isinstance(v, (list, tuple)) else repr(v)
+                          for k, v in value.items()}
+            kinds = {c.__name__ for c in type(t).__mro__}
+            if mapped:
+                kinds |= {c.__name__ for c in t.operator_class.__mro__} \
+                    if isinstance(t.operator_class, type) else set()
+            seconds = lambda v: v.total_seconds() if v is not None else None  # noqa: E731
+            tasks[t.task_id] = {
+                "mapped": mapped, "expand": expand, "kinds": sorted(kinds),
+                "trigger_rule": str(getattr(t.trigger_rule, "value", t.trigger_rule)),
+                "retries": t.retries, "retry_delay_s": seconds(t.retry_delay),
+                "retry_exponential_backoff": t.retry_exponential_backoff,
+                "max_retry_delay_s": seconds(t.max_retry_delay),
+                "execution_timeout_s": seconds(t.execution_timeout),
+                "mode": getattr(t, "mode", None), "timeout": getattr(t, "timeout", None),
+                "poke_interval": getattr(t, "poke_interval", None),
+            }
+        timetable = dag.timetable
+        dags[dag_id] = {
+            "tasks": tasks,
+            "edges": sorted([u, t.task_id] for t in dag.tasks for u in t.upstream_task_ids),
+            "schedule": getattr(timetable, "expression", None) or type(timetable).__name__,
+            "catchup": dag.catchup, "tags": sorted(dag.tags or []),
+            "start_date": dag.start_date.date().isoformat() if dag.start_date else None,
+        }
+    return dags
+
+
 def probe_main(facts: Callable[[Path], dict[str, Any]]) -> None:
     """Body of a probe script: ``facts(work)`` for every folder named on the command line,
     printed as one JSON object ``{folder: facts}`` on the last line of stdout. A folder whose
