@@ -63,7 +63,9 @@ class LuigiAdapter(Adapter):
             "gates": "retry_count 1: Luigi cannot retry by exception type",
             "attempt_timeout": "worker_timeout per task (the spec's timeout), enforced by "
                                "terminating the attempt's process",
-            "attempt_number": "not exposed to tasks; the ledger records attempt 0",
+            "attempt_number": "not exposed to tasks; a task numbers its attempt from the "
+                              "ledger (this worker's failed attempts since the last success "
+                              "+ 1)",
             "backfill": "RangeDaily over the pipeline's last task, --workers N bounds the "
                         "tasks running at once (not the dates)",
             "sensor": "an ExternalTask re-checked every retry_delay until "
@@ -119,7 +121,8 @@ class LuigiAdapter(Adapter):
         return self.client.metrics()
 
     def probes(self, mine: dict[str, Any]) -> list[dict[str, Any]]:
-        """Luigi-specific probes for the harness: luigid's Prometheus counters vs the ledger."""
+        """Luigi-specific probes: luigid's Prometheus counters vs the ledger, the quality
+        gate's status message held by luigid, and no lineage store."""
         happy_day = mine["happy"][-1]["date"]
         transient = mine.get("retries", {}).get("transient", {})
         metrics = self.read_metrics()
@@ -131,12 +134,41 @@ class LuigiAdapter(Adapter):
         failed = value("luigi_task_failed_total", f"{PIPELINE_ETL}.{transient.get('step')}",
                        transient.get("date", ""))
         truth = transient.get("attempts_truth", 0) - 1
+        bad = (mine.get("backfill") or {}).get("bad_day") or {}
         return [{"name": "metrics_endpoint",
                  "passed": bool(done and done >= 1) and failed == truth,
-                 "evidence": f"{self.metrics_url}: luigi_task_done_total{{notify, {happy_day}}}"
-                             f"={done}; luigi_task_failed_total{{{transient.get('step')}, "
-                             f"{transient.get('date')}}}={failed} vs {truth} failed attempts "
-                             "in the ledger"}]
+                 "evidence": f"GET {self.metrics_url}: luigi_task_done_total{{notify, "
+                             f"{happy_day}}}={done}; luigi_task_failed_total{{"
+                             f"{transient.get('step')}, {transient.get('date')}}}={failed} vs "
+                             f"{truth} failed attempts in the ledger"},
+                {"name": "lineage_events", "passed": None,
+                 "evidence": "Luigi keeps no lineage or asset events: a task's output() targets "
+                             "are only checked for existence (complete()); luigid's API and task "
+                             "history record task events (PENDING, RUNNING, DONE) and "
+                             "parameters, never the targets written"},
+                self.quality_probe([happy_day, *bad.get("dates", [])])]
+
+    def quality_messages(self, days: list[str]) -> dict[str, str | None]:
+        """The quality gate's status message per date, as luigid holds it (it forgets a task
+        ``remove_delay``, 10 minutes, after its last worker left)."""
+        out: dict[str, str | None] = {}
+        for day in days:
+            found = self.client.task_list(search=f"{PIPELINE_ETL}.quality_gate(date={day})")
+            for task_id in found:
+                out[day] = self.client.rpc("get_task_status_message",
+                                           task_id=task_id).get("statusMessage")
+        return out
+
+    def quality_probe(self, days: list[str]) -> dict[str, Any]:
+        """The gate's checks, set by the task with ``set_status_message``, read back through
+        ``/api/get_task_status_message``."""
+        messages = self.quality_messages(days)
+        shown = {d: m for d, m in messages.items() if m and m.startswith("quality ")}
+        return {"name": "quality_results", "passed": bool(shown),
+                "evidence": f"GET {self.client.url}/api/get_task_status_message?data="
+                            f'{{"task_id": "{PIPELINE_ETL}.quality_gate_<date>_..."}} for '
+                            f"{days}: " + ("; ".join(f"{d}: {m[:220]}" for d, m in shown.items())
+                                           or f"no status message held: {messages}")}
 
     # --- running --------------------------------------------------------------------------
     def re_enable(self, pipeline: str, days: list[str]) -> list[str]:

@@ -66,7 +66,8 @@ def test_transient_failure_is_retried_and_recorded_like_the_ledger(tail_to_run, 
     assert rc == 0 and summary["status"] == "SUCCESS_WITH_RETRY", summary["details"]
 
     ledger = Ledger(cfg.ledger_path).read_attempts(namespace="luigi", step="choose_report")
-    assert [r.status for r in ledger] == ["failed", "failed", "success"]
+    assert [(r.attempt, r.status) for r in ledger] == [(1, "failed"), (2, "failed"),
+                                                       (3, "success")]
     # only the tail ran: nothing upstream of the branch was executed again
     ran = {r.step for r in Ledger(cfg.ledger_path).read_attempts(namespace="luigi")}
     assert ran == set(TAIL)
@@ -107,7 +108,8 @@ def test_permanent_failure_stops_dependents_and_alerts_once(tail_to_run, luigid)
     assert rc == 1 and summary["status"] == "FAILED", summary["details"]
 
     ledger = Ledger(cfg.ledger_path).read_attempts(namespace="luigi")
-    assert [(r.step, r.status) for r in ledger] == [("choose_report", "failed")] * 3
+    assert [(r.step, r.attempt, r.status) for r in ledger] == [
+        ("choose_report", n, "failed") for n in (1, 2, 3)]
 
     alerts = read_alerts(cfg, kind="failure")
     assert len(alerts) == 1
@@ -147,6 +149,7 @@ def test_crash_and_hang_are_retried_with_a_local_scheduler(tail_to_run):
     # neither killed attempt could record its end: the ledger shows them lost
     assert by_step == {"choose_report": ["lost", "success"], "monthly_report": ["success"],
                        "notify": ["lost", "success"]}
+    assert [r.attempt for r in ledger if r.step == "choose_report"] == [1, 2]
     log = open(summary["log"]).read()
     assert "died unexpectedly with exit code -9" in log
     assert "timed out after 15 seconds and was terminated" in log
@@ -154,3 +157,33 @@ def test_crash_and_hang_are_retried_with_a_local_scheduler(tail_to_run):
     retried = [r for r in ledger if r.step == "notify"][1]
     assert (_ts(retried.start) - _ts(hung.start)).total_seconds() >= 15
     assert read_alerts(cfg, kind="failure") == []
+
+
+def test_quality_gate_stops_the_run_and_shows_its_checks_in_luigid(config, luigid):
+    """A bad day: the gate fails on its first (and only) attempt, numbered 1 in the ledger,
+    nothing downstream runs, one alert, and luigid holds the gate's checks as the task's
+    status message, which the benchmark adapter reads back."""
+    from pipelines_core import testing
+
+    from benchmarks.adapters.luigi import LuigiAdapter
+
+    bad = ETL_DAY + timedelta(days=20)
+    testing.generate_exports(config.replace(bad_days=(bad,)), [bad])
+    rc, summary = run_luigi(config, "run", "--pipeline", "customer_daily_etl",
+                            "--date", bad.isoformat(), "--scheduler-url", luigid.url)
+    assert rc == 1 and summary["status"] == "FAILED", summary["details"]
+
+    ledger = Ledger(config.ledger_path).read_attempts(namespace="luigi", date=bad.isoformat())
+    assert [(r.step, r.attempt, r.status) for r in ledger] == [
+        ("ingest_cdc", 1, "success"), ("quality_gate", 1, "gate_failed")]
+    alerts = read_alerts(config, kind="failure")
+    assert [(a["step"], a["attempts"]) for a in alerts] == [("quality_gate", 1)]
+
+    adapter = LuigiAdapter(config)
+    adapter.url = luigid.url
+    messages = adapter.quality_messages([bad.isoformat()])
+    assert messages[bad.isoformat()].startswith(f"quality FAILED for {bad.isoformat()}: ")
+    assert "duplicate_keys " in messages[bad.isoformat()]  # every check is listed
+    assert " FAILED (" in messages[bad.isoformat()]       # and the failed one is marked
+    probe = adapter.quality_probe([bad.isoformat()])
+    assert probe["passed"] is True and "quality FAILED" in probe["evidence"]

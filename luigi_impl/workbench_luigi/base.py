@@ -147,11 +147,20 @@ class StepTask(luigi.Task):
                 inputs[dep.step] = dep.result()
         return inputs
 
+    def attempt_number(self) -> int:
+        """This attempt's number, 1-based.
+
+        Luigi hands a task no attempt number (the scheduler only counts failures), so the
+        task numbers itself from the ledger: the failed attempts this worker made since the
+        task last succeeded, plus one. The same count tells the alert handler which failure
+        is the last (``attempts_failed``).
+        """
+        return attempts_failed(self) + 1
+
     def run(self) -> None:
         result = run_step(self.pipeline, self.step, self.date, config=self.config,
-                          attempt=0,  # Luigi exposes no attempt number to a task
-                          map_key=self.map_key, inputs=self.upstream_results(),
-                          orchestrator=ORCHESTRATOR)
+                          attempt=self.attempt_number(), map_key=self.map_key,
+                          inputs=self.upstream_results(), orchestrator=ORCHESTRATOR)
         with self.result_target().open("w") as fh:
             json.dump(result, fh, indent=2, sort_keys=True, default=str)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import luigi
 
+from pipelines_core import lake
 from pipelines_core.runtime import RunContext
 from pipelines_core.spec import get_pipeline
 from pipelines_core.steps import etl
@@ -91,6 +92,26 @@ class quality_gate(StepTask):
 
     def requires(self):
         return ingest_cdc(date=self.date)
+
+    def run(self) -> None:
+        try:
+            super().run()
+        finally:  # the verdict is shown whether the gate passed or stopped the run
+            message = quality_message(workbench_config(), self.date)
+            if message and self.set_status_message:  # None unless a worker runs the task
+                self.set_status_message(message)
+
+
+def quality_message(config, day) -> str | None:
+    """The checks the core's gate recorded for ``day``, as one line for the task's status
+    message (luigid keeps it with the task: visualiser, ``/api/get_task_status_message``)."""
+    part = lake.Partition(config.namespace_root(), "quality", etl.SILVER_TABLE, day.isoformat())
+    if not part.exists():
+        return None
+    report = lake.read_json(part)
+    checks = ", ".join(f"{c['name']} {'ok' if c['passed'] else 'FAILED'} ({c['observed']})"
+                       for c in report["checks"])
+    return f"quality {'passed' if report['passed'] else 'FAILED'} for {report['date']}: {checks}"
 
 
 class gold_region_aggregates(RegionTask):
