@@ -5,8 +5,8 @@ Each exercise is a folder ``exercises/<NN>-<name>/`` with ``README.md`` / ``READ
 starter, git-ignored), never the project's own implementations. ``check.py`` defines::
 
     TITLE = {"en": "...", "es": "..."}
-    PROBES = {"airflow": "probe_airflow.py", ...}   # optional: scripts run in that
-                                                    # orchestrator's own environment
+    PROBES = {"airflow": "probe_airflow.py", ...}   # optional: scripts (and arguments)
+                                                    # run in that orchestrator's environment
     def check(work: Path, kit: Kit) -> list[Requirement]
 
 A probe script runs once per orchestrator for all work folders being checked (so the test
@@ -303,16 +303,19 @@ def probe_env(scratch: Path) -> dict[str, str]:
     return env
 
 
-def run_probe(orchestrator: str, script: Path, works: Sequence[Path],
+def run_probe(orchestrator: str, script: str, folder: Path, works: Sequence[Path],
               scratch: Path) -> tuple[dict[str, Any], str]:
-    """Run ``script`` in ``orchestrator``'s environment over ``works``; facts per folder."""
+    """Run ``script`` (a file of ``folder``, maybe followed by arguments) in
+    ``orchestrator``'s environment over ``works``; facts per folder."""
+    name, *args = script.split()
     python = IMPL_PYTHON[orchestrator]
     if not python.exists():
         err = {"error": f"the {orchestrator} environment is missing ({python}); run `make setup`"}
         return {str(Path(w).resolve()): err for w in works}, ""
-    proc = subprocess.run([str(python), str(script), *[str(Path(w).resolve()) for w in works]],
+    proc = subprocess.run([str(python), str(folder / name), *args,
+                           *[str(Path(w).resolve()) for w in works]],
                           capture_output=True, text=True, env=probe_env(scratch),
-                          cwd=str(script.parent), timeout=PROBE_TIMEOUT_S)
+                          cwd=str(folder), timeout=PROBE_TIMEOUT_S)
     log = proc.stdout + proc.stderr
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     try:
@@ -340,7 +343,7 @@ def check_works(ex: Exercise, works: Sequence[Path],
         logs: dict[str, str] = {}
         if probes:
             with ThreadPoolExecutor(max_workers=len(probes)) as pool:
-                futures = {o: pool.submit(run_probe, o, ex.path / s, works, scratch / o)
+                futures = {o: pool.submit(run_probe, o, s, ex.path, works, scratch / o)
                            for o, s in probes.items()}
                 for o, fut in futures.items():
                     facts[o], logs[o] = fut.result()
