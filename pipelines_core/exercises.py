@@ -204,16 +204,15 @@ def airflow_dag_facts(path: Path) -> dict[str, Any]:
     for dag_id, dag in bag.dags.items():
         tasks = {}
         for t in dag.tasks:
-            mapped = type(t).__name__ == "MappedOperator"
+            mapped = "MappedOperator" in {c.__name__ for c in type(t).__mro__}
             expand = {}
             if mapped:
                 value = getattr(getattr(t, "op_kwargs_expand_input", None), "value", {}) or {}
                 expand = {k: list(v) if isinstance(v, (list, tuple)) else repr(v)
                           for k, v in value.items()}
             kinds = {c.__name__ for c in type(t).__mro__}
-            if mapped:
-                kinds |= {c.__name__ for c in t.operator_class.__mro__} \
-                    if isinstance(t.operator_class, type) else set()
+            if mapped and isinstance(getattr(t, "operator_class", None), type):
+                kinds |= {c.__name__ for c in t.operator_class.__mro__}
             seconds = lambda v: v.total_seconds() if v is not None else None  # noqa: E731
             tasks[t.task_id] = {
                 "mapped": mapped, "expand": expand, "kinds": sorted(kinds),
