@@ -6,6 +6,7 @@ import argparse
 import signal
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,12 @@ def run_bench(args: argparse.Namespace, config: WorkbenchConfig, console: Any) -
         raise WorkbenchError(f"unknown orchestrator(s) {', '.join(unknown)}; "
                              f"known: {', '.join(ADAPTERS)}")
     plan = BenchPlan.preset(args.preset, names)
+    if getattr(args, "scenarios", None):
+        try:
+            plan = replace(plan, scenarios=tuple(
+                x.strip() for x in args.scenarios.split(",") if x.strip()) + ("happy_path",))
+        except ValueError as exc:
+            raise WorkbenchError(str(exc)) from None
     if args.scale:
         plan.scale = args.scale
     config = config.replace(spark_mode="connect")

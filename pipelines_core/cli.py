@@ -239,6 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--orchestrators", default="airflow,prefect,dagster,luigi",
                    help="comma-separated; the direct baseline always runs")
     p.add_argument("--out", help="reports folder (default: reports/)")
+    p.add_argument("--scenarios", help="comma-separated subset of happy_path,retries,backfill,"
+                   "observability (default: all; the happy path always runs)")
     p = sub.add_parser("ledger", parents=[common], help="summarise the run ledger")
     p.add_argument("--pipeline")
     p.add_argument("--json", action="store_true", help="every attempt as JSON")

@@ -13,6 +13,7 @@ from benchmarks import report
 from benchmarks.harness import (BenchPlan, Harness, interleaved, load_adapter, max_gap_s,
                                 retry_delays, write_results)
 from pipelines_core.ledger import Ledger
+from pipelines_core.procs import free_port
 
 SCHEMA = json.loads((Path(__file__).parents[1] / "benchmarks/results.schema.json").read_text())
 
@@ -116,3 +117,32 @@ def test_report_renders_with_charts_and_a_cell_per_scenario(bench):
     assert "| direct | workbench backfill (thread pool) | 2 |" in text
     assert "not supported" in text  # e.g. the direct runner has no metrics endpoint
     assert f"peak memory {results['resources']['peak_rss_gb']} GB" in text
+
+
+def test_plan_refuses_unknown_scenarios():
+    with pytest.raises(ValueError, match="unknown scenario"):
+        BenchPlan(["direct"], scenarios=("happy_path", "chaos"))
+
+
+def test_one_orchestrator_side_by_side_with_the_baseline(connect_config, tmp_path):
+    """Luigi next to the direct runner: a fault plan reaches the right attempt, Luigi's own
+    record of the run agrees with the ledger, and the ratio to the baseline is measured."""
+    cfg = connect_config.replace(lake_root=tmp_path / "lake", state_dir=tmp_path / "state")
+    plan = BenchPlan(["luigi"], scale=1_000, repetitions=1, scenarios=("happy_path", "retries"),
+                     retry_kinds=("transient",))
+    results = Harness(cfg, plan, progress=lambda m: None,
+                      adapter_options={"luigi": {"port": free_port()}}).run()
+    luigi = results["orchestrators"]["luigi"]
+    assert luigi["errors"] == []
+    hp = luigi["scenarios"]["happy_path"]
+    assert hp["states"] == ["success"] and hp["overhead_ratio"] > 0
+    assert hp["floor_wall_s"] > 0 and hp["max_gap_s"] >= 0
+    t = luigi["scenarios"]["retries"]["transient"]
+    assert t["recovered"] is True
+    # Two injected failures then a success: the third attempt is the one that gets through.
+    assert (t["attempts_recorded"], t["attempts_truth"]) == (3, 3)
+    truth = sorted((a for a in Ledger(cfg.ledger_path).read_attempts(
+        step=t["step"], namespace="luigi") if a.date == t["date"]), key=lambda a: a.start)
+    assert [a.status for a in truth] == ["failed", "failed", "success"]
+    assert len(t["delays_observed_s"]) == 2
+    assert set(results["resources"]["peak_rss_gb_by_orchestrator"]) >= {"direct", "luigi"}
