@@ -30,6 +30,7 @@ from workbench_prefect.server import (POOL, PrefectServer, ProcessWorker,  # noq
                                       deploy)
 
 DEPLOYMENT = "daily"
+HOOK_LOG = "workbench failure hook"  # workbench_prefect.common.HOOK_DONE
 DEFAULT_PORT = 4200
 TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 RUN_STATES = {"COMPLETED": "success", "FAILED": "failed", "CRASHED": "failed",
@@ -66,7 +67,9 @@ class PrefectAdapter(Adapter):
                                "interrupt a blocking call, only fires after it returns",
             "backfill": "no backfill primitive: one deployment run per past date, bounded by "
                         "the deployment's concurrency_limit",
-            "crash": "a killed flow-run process is marked Crashed; tasks are not retried",
+            "crash": "a killed flow-run process is marked Crashed by the worker, which then "
+                     "runs the flow's on_crashed hooks in a new process; tasks are not "
+                     "retried",
             "metrics": "PREFECT_SERVER_METRICS_ENABLED=true -> /api/metrics (Prometheus)",
         })
 
@@ -145,7 +148,29 @@ class PrefectAdapter(Adapter):
     def run_date(self, pipeline, day, *, env=None, timeout_s=900):
         run_id = self.create_run(pipeline, day, env)
         self.wait([run_id], timeout_s)
+        self.wait_crash_hooks([run_id])
         return self.read_run(run_id)
+
+    def wait_crash_hooks(self, run_ids: list[str], timeout_s: float = 120) -> list[str]:
+        """Wait until the ``on_crashed`` hook of each Crashed run has logged that it ran.
+
+        A killed flow-run process cannot run its own hooks: the process worker marks the run
+        Crashed, then runs the flow's ``on_crashed`` hooks in a new process, seconds later.
+        A run is finished, for a reader of its alerts, once that hook's log line is in the
+        run's logs. Returns the runs whose hook did not report within ``timeout_s``.
+        """
+        runs = self._api("POST", "/flow_runs/filter", {"flow_runs": {"id": {"any_": run_ids}}})
+        crashed = {r["id"] for r in runs if (r.get("state") or {}).get("type") == "CRASHED"}
+        deadline = time.monotonic() + timeout_s
+        while crashed and time.monotonic() < deadline:
+            logs = self._api("POST", "/logs/filter", {
+                "logs": {"flow_run_id": {"any_": sorted(crashed)}}, "limit": 200,
+                "sort": "TIMESTAMP_DESC"})
+            crashed -= {lg["flow_run_id"] for lg in logs
+                        if HOOK_LOG in (lg.get("message") or "")}
+            if crashed:
+                time.sleep(1.0)
+        return sorted(crashed)
 
     def set_concurrency(self, pipeline: str, limit: int | None) -> None:
         """The deployment's own concurrency limit (runs beyond it wait for a slot)."""
@@ -161,6 +186,7 @@ class PrefectAdapter(Adapter):
         try:
             ids = [self.create_run(pipeline, d, env, tags=["backfill"]) for d in days]
             self.wait(ids, timeout_s)
+            self.wait_crash_hooks(ids)
         finally:
             self.set_concurrency(pipeline, None)
         wall = time.time() - t0
@@ -168,6 +194,72 @@ class PrefectAdapter(Adapter):
                             [self.read_run(i) for i in ids],
                             mechanism=f"deployment runs for past dates, deployment "
                                       f"concurrency_limit={parallelism}")
+
+    # --- probes ------------------------------------------------------------------------
+
+    def probes(self, mine: dict[str, Any]) -> list[dict[str, Any]]:
+        """Prefect-specific probes: the server's Prometheus endpoint, asset materialisation
+        events of the happy run, the quality gate's table artifacts."""
+        happy = mine["happy"][-1]
+        bad = ((mine.get("backfill") or {}).get("bad_day") or {}).get("bad_date")
+        return [self.metrics_probe(), self.lineage_probe(happy["run"]["run_id"], happy["date"]),
+                self.quality_probe(happy["run"]["run_id"], bad)]
+
+    def metrics_probe(self) -> dict[str, Any]:
+        """``/api/metrics`` (PREFECT_SERVER_METRICS_ENABLED): does any series count runs?"""
+        text = self.metrics()
+        families = sorted({ln.split()[2] for ln in text.splitlines()
+                           if ln.startswith("# TYPE ")})
+        runs = [f for f in families if "flow_run" in f or "task_run" in f]
+        return {"name": "metrics_endpoint", "passed": bool(runs),
+                "evidence": f"GET {self.api_url}/metrics: {len(families)} metric families "
+                            f"({', '.join(families[:25])}); series counting flow or task runs: "
+                            f"{runs or 'none'} (run counts come from POST "
+                            f"{self.api_url}/flow_runs/count, not from the metrics endpoint)"}
+
+    def asset_events(self, run_id: str) -> list[dict[str, Any]]:
+        """The asset materialisation events a flow run's tasks emitted (events API)."""
+        since = (datetime.now(timezone.utc) - timedelta(days=1)).isoformat()
+        page = self._api("POST", "/events/filter", {
+            "filter": {"occurred": {"since": since},
+                       "event": {"prefix": ["prefect.asset.materialization."]},
+                       "related": {"id": [f"prefect.flow-run.{run_id}"]}},
+            "limit": 50})
+        return page.get("events", []) if isinstance(page, dict) else []
+
+    def lineage_probe(self, run_id: str, day: str) -> dict[str, Any]:
+        events = self.asset_events(run_id)
+        seen = sorted({(e["event"].rsplit(".", 1)[1], e["resource"]["prefect.resource.id"],
+                        (e.get("payload") or {}).get("date")) for e in events})
+        tables = {"/".join(key.rsplit("/", 2)[-2:])  # <layer>/<table> of the lake folder
+                  for status, key, d in seen if status == "succeeded" and d == day}
+        wanted = {"silver/customers", "gold/customer_region_daily",
+                  "gold/customer_daily_summary", "reports/customer_daily_etl_notifications"}
+        return {"name": "lineage_events", "passed": wanted <= tables,
+                "evidence": f"POST {self.api_url}/events/filter {{event prefix "
+                            f"prefect.asset.materialization., related prefect.flow-run."
+                            f"{run_id}}}: {len(events)} events; {day}: {sorted(tables)}; "
+                            f"missing {sorted(wanted - tables)}"}
+
+    def quality_artifacts(self, run_ids: list[str]) -> list[dict[str, Any]]:
+        return self._api("POST", "/artifacts/filter", {
+            "artifacts": {"flow_run_id": {"any_": run_ids}, "key": {"any_": ["customer-quality"]}},
+            "sort": "CREATED_DESC", "limit": 20})
+
+    def quality_probe(self, run_id: str, bad: str | None) -> dict[str, Any]:
+        """The gate's checks as a table artifact: passed on the happy run, FAILED on the
+        bad day's first run."""
+        happy = self.quality_artifacts([run_id])
+        bad_runs = [r.run_id for r in self.read_runs("customer_daily_etl",
+                                                     Date.fromisoformat(bad))] if bad else []
+        failed = [a for a in self.quality_artifacts(bad_runs) if "FAILED" in
+                  (a.get("description") or "")] if bad_runs else []
+        ok = bool(happy) and "passed" in (happy[0].get("description") or "")
+        return {"name": "quality_results", "passed": ok and (bad is None or bool(failed)),
+                "evidence": f"POST {self.api_url}/artifacts/filter {{key customer-quality, "
+                            f"flow_run_id {run_id}}}: "
+                            f"{[(a.get('description'), str(a.get('data'))[:160]) for a in happy[:1]]}"
+                            f"; bad day {bad}: {[a.get('description') for a in failed[:1]]}"}
 
     # --- reading back ------------------------------------------------------------------
 

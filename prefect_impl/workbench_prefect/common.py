@@ -10,7 +10,10 @@ from types import SimpleNamespace
 from typing import Any, Iterable
 
 from prefect import Task, get_run_logger, runtime
+from prefect.assets import materialize
 from prefect.cache_policies import NO_CACHE
+from prefect.context import AssetContext
+from prefect.logging.loggers import flow_run_logger
 
 from pipelines_core.alerts import send_alert
 from pipelines_core.config import WorkbenchConfig, load_config
@@ -20,6 +23,7 @@ from pipelines_core.spec import PipelineSpec, RetryPolicy, retry_policy
 
 from workbench_prefect import ORCHESTRATOR
 
+HOOK_DONE = "workbench failure hook"
 # Flow runs whose failure a task hook already reported: the flow hook stays quiet for them,
 # so one failure gives one alert.
 _alerted_flow_runs: set[str] = set()
@@ -110,6 +114,9 @@ def alert_flow_failure(flow: Any, flow_run: Any, state: Any) -> None:
     send_alert(config, pipeline=flow.name, date=str(day), step=None,
                error=state.message or state.name, orchestrator=ORCHESTRATOR,
                extra={"flow_run_id": str(flow_run.id), "state": state.name})
+    # In the flow run's own logs: for a crash, the worker runs this hook in a new process
+    # after the run is already Crashed, and this line is how a reader knows it has run.
+    flow_run_logger(flow_run, flow).info("%s: failure alert sent (%s)", HOOK_DONE, state.name)
 
 
 def call_step(pipeline: str, step: str, ds: str, *, upstream: dict[str, Any] | None = None,
@@ -119,8 +126,30 @@ def call_step(pipeline: str, step: str, ds: str, *, upstream: dict[str, Any] | N
     attempt = runtime.task_run.run_count or 1
     get_run_logger().info("%s %s attempt %d%s", step, ds, attempt,
                           f" region={region}" if region else "")
-    return run_step(pipeline, step, ds, config=workbench_config(), attempt=attempt,
-                    map_key=region, inputs=upstream, orchestrator=ORCHESTRATOR)
+    result = run_step(pipeline, step, ds, config=workbench_config(), attempt=attempt,
+                      map_key=region, inputs=upstream, orchestrator=ORCHESTRATOR)
+    describe_materialization(ds, result, region)
+    return result
+
+
+def lake_asset(config: WorkbenchConfig, layer: str, table: str) -> str:
+    """The Prefect asset key of a lake table: its folder as a ``file://`` URI (the date
+    partition goes into the materialisation's metadata)."""
+    return (config.namespace_root() / layer / table).resolve().as_uri()
+
+
+def describe_materialization(ds: str, result: dict[str, Any], region: str | None) -> None:
+    """Attach the partition written (date, region, paths, rows) to the materialisation
+    event of every asset the running task materialises; nothing for other tasks."""
+    ctx = AssetContext.get()
+    if ctx is None or not ctx.downstream_assets:
+        return
+    meta = {"date": ds, "rows_out": result.get("rows_out"),
+            "outputs": result.get("outputs") or []}
+    if region:
+        meta["region"] = region
+    for asset in ctx.downstream_assets:
+        ctx.add_asset_metadata(asset.key, meta)
 
 
 def step_options(spec: PipelineSpec, step: str, config: WorkbenchConfig) -> dict[str, Any]:
@@ -138,18 +167,30 @@ def step_options(spec: PipelineSpec, step: str, config: WorkbenchConfig) -> dict
 
 
 def bind_tasks(spec: PipelineSpec, config: WorkbenchConfig, ds: str,
-               tasks: Iterable[Task]) -> SimpleNamespace:
+               tasks: Iterable[Task],
+               writes: dict[str, tuple[tuple[str, str], ...]] | None = None) -> SimpleNamespace:
     """The flow's tasks with this run's retry policy and failure hook applied, by step name.
 
     The policy depends on the configuration (tests and the benchmark shorten the delays), so
-    it is applied per flow run with ``Task.with_options`` rather than frozen at import.
+    it is applied per flow run with ``Task.with_options`` rather than frozen at import. A step
+    that writes lake tables (``writes``: step -> (layer, table)...) becomes a materialising
+    task (``@materialize``) of those tables in this run's lake, so each successful attempt
+    emits a ``prefect.asset.materialization.succeeded`` event (Prefect's lineage).
     """
     hook = alert_task_failure(spec, config, ds)
     bound = {}
     for t in tasks:
         if t.name not in spec.step_names:
             raise ValueError(f"task {t.name!r} is not a step of {spec.name}")
-        bound[t.name] = t.with_options(**step_options(spec, t.name, config), on_failure=[hook])
+        options = dict(step_options(spec, t.name, config), on_failure=[hook])
+        tables = (writes or {}).get(t.name)
+        if tables and not config.noop:
+            bound[t.name] = materialize(
+                *(lake_asset(config, layer, table) for layer, table in tables), by="spark",
+                name=t.name, description=t.description, tags=t.tags,
+                task_run_name=t.task_run_name, **options)(t.fn)
+        else:
+            bound[t.name] = t.with_options(**options)
     missing = set(spec.step_names) - set(bound)
     if missing:
         raise ValueError(f"{spec.name} has no task for {sorted(missing)}")

@@ -91,6 +91,16 @@ def notify(ds: str, upstream: dict[str, Any]) -> dict[str, Any]:
 
 TASKS = (wait_for_export, ingest_cdc, quality_gate, gold_region_aggregates, gold_summary,
          choose_report, monthly_report, daily_report, notify)
+# The lake tables each step writes (layer, table): these tasks materialise them as assets.
+WRITES = {
+    "ingest_cdc": (("silver", core_etl.SILVER_TABLE),),
+    "quality_gate": (("quality", core_etl.SILVER_TABLE),),
+    "gold_region_aggregates": (("gold", core_etl.GOLD_REGION_TABLE),),
+    "gold_summary": (("gold", core_etl.GOLD_SUMMARY_TABLE),),
+    "monthly_report": (("reports", "customer_monthly"),),
+    "daily_report": (("reports", "customer_daily"),),
+    "notify": (("reports", f"{PIPELINE}_notifications"),),
+}
 
 
 def silver_resource(namespace: str) -> str:
@@ -125,7 +135,7 @@ def publish_quality(config, ds: str) -> None:
 def customer_daily_etl(day: date | None = None) -> dict[str, Any]:
     ds = data_date(day)
     config = workbench_config()
-    t = bind_tasks(SPEC, config, ds, TASKS)
+    t = bind_tasks(SPEC, config, ds, TASKS, WRITES)
 
     export = t.wait_for_export(ds)
     silver = t.ingest_cdc(ds, upstream={"wait_for_export": export})
