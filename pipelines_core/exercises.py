@@ -335,6 +335,7 @@ def check_works(ex: Exercise, works: Sequence[Path],
     own_scratch = scratch is None
     scratch = Path(tempfile.mkdtemp(prefix=f"exercise-{ex.number:02d}-")) if own_scratch \
         else Path(scratch)
+    scratch.mkdir(parents=True, exist_ok=True)
     works = [Path(w).resolve() for w in works]
     try:
         probes: dict[str, str] = getattr(module, "PROBES", {})
