@@ -65,11 +65,13 @@ def check(work: Path, kit: Kit):
         live += d
         peak = max(peak, live)
     threads = {r.pid for r in recs}
-    reqs.append(need(len(span) >= 2 and peak <= 2 and len(threads) == 1,
-                     "at most 2 dates may run at once, in this one process (the core's "
-                     f"backfill with parallelism=2); the ledger shows {peak} at once",
-                     "como mucho 2 fechas a la vez, en este mismo proceso (el backfill del "
-                     f"núcleo con parallelism=2); el registro muestra {peak} a la vez"))
+    reqs.append(need(len(span) == 7 and peak <= 2 and len(threads) == 1,
+                     "the seven dates must run at most 2 at a time, in this one process (the "
+                     f"core's backfill with parallelism=2); the ledger shows {len(span)} "
+                     f"date(s), at most {peak} at once",
+                     "las siete fechas deben ejecutarse como mucho de 2 en 2, en este mismo "
+                     "proceso (el backfill del núcleo con parallelism=2); el registro muestra "
+                     f"{len(span)} fecha(s), como mucho {peak} a la vez"))
     try:
         answers = json.loads((work / "answers.json").read_text())
     except Exception as exc:  # noqa: BLE001
