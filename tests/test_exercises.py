@@ -85,5 +85,5 @@ def test_check_copies_the_starter_and_reset_restores_it(tmp_path, monkeypatch, c
 
 
 def test_unknown_exercise_names_the_known_ones():
-    with pytest.raises(SystemExit, match="no exercise '99'; known: 1, 2"):
+    with pytest.raises(SystemExit, match="no exercise 99; known: 1, 2, 3"):
         exercises.find(99)
