@@ -117,6 +117,8 @@ def find(number: int | str) -> Exercise:
         if ex.number == n:
             return ex
     known = ", ".join(f"{e.number}" for e in exercises())
+    if language() == "es":
+        raise SystemExit(f"error: no hay ningún ejercicio {number!r}; existen: {known}")
     raise SystemExit(f"error: no exercise {number!r}; known: {known}")
 
 

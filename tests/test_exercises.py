@@ -84,6 +84,7 @@ def test_check_copies_the_starter_and_reset_restores_it(tmp_path, monkeypatch, c
     assert (ex.work / "overhead.py").read_text() == (ex.starter / "overhead.py").read_text()
 
 
-def test_unknown_exercise_names_the_known_ones():
+def test_unknown_exercise_names_the_known_ones(monkeypatch):
+    monkeypatch.setenv("LANG", "C.UTF-8")
     with pytest.raises(SystemExit, match="no exercise 99; known: 1, 2, 3"):
         exercises.find(99)
