@@ -36,6 +36,8 @@ from pipelines_core.spark import stop_connect_server
 ORCHESTRATORS = ("airflow", "prefect", "dagster", "luigi")
 UI_PORTS = {"airflow": 8080, "dagster": 3000, "prefect": 4200, "luigi": 8082}
 PIPELINE = "customer_daily_etl"
+_STORES = {"airflow": "airflow/home", "prefect": "prefect/home", "dagster": "dagster/home",
+           "luigi": "luigi"}
 
 
 @dataclass
@@ -87,6 +89,12 @@ def start_ui(name: str, config: WorkbenchConfig, port: int | None = None) -> UiI
     running = read_record(config, name)
     if running is not None and any(group_members(p) for p in running.pids):
         return running
+    busy = [r for r in records(config.state_dir / _STORES[name])
+            if any(group_members(p) and ours(p) for p in r.pgids)]
+    if busy and name != "luigi":  # luigid is shared: a worker and the UI use the same one
+        raise RuntimeError(f"{name}'s services already run over {config.state_dir / _STORES[name]} "
+                           f"(recorded in {busy[0].path}; a benchmark?): wait for them to end "
+                           f"or stop them with `make down`")
     port = port or UI_PORTS[name]
     if port_open(port):
         raise RuntimeError(f"port {port} on 127.0.0.1 is taken by a process this state folder "
@@ -121,7 +129,11 @@ def _start_prefect(cfg: WorkbenchConfig, port: int) -> UiInfo:
     from benchmarks.adapters.prefect import PrefectServer
 
     home = cfg.state_dir / "prefect" / "home"
-    server = PrefectServer(home, port).start()
+    server = PrefectServer(home, port)
+    # The UI asks the API at PREFECT_UI_API_URL, which Prefect derives from its port
+    # *setting* (4200 by default), not from `--port`: name this server's own API.
+    server.process.env["PREFECT_UI_API_URL"] = server.api_url
+    server.start()
     pid = int(server.process.pid_file.read_text())
     return UiInfo("prefect", server.url, port, [pid], store=str(home))
 
@@ -148,8 +160,9 @@ def _start_luigi(cfg: WorkbenchConfig, port: int) -> UiInfo:
     adapter = LuigiAdapter(cfg, port=port)
     adapter.start()
     record = json.loads((adapter.root / "luigid.json").read_text())
-    return UiInfo("luigi", adapter.url or f"http://127.0.0.1:{port}", port, [record["pid"]],
-                  store=str(adapter.root))
+    # An already running luigid of this store is reused, wherever it listens.
+    return UiInfo("luigi", f"http://127.0.0.1:{record['port']}", record["port"],
+                  [record["pid"]], store=str(adapter.root))
 
 
 def start_uis(names: list[str], config: WorkbenchConfig,

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date as Date
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from playwright.sync_api import Error as PlaywrightError
 
@@ -191,8 +191,45 @@ def check_prefect(page: Any, info: UiInfo, day: Date, pipeline: str) -> tuple[st
     return url, f"flow run {run_name!r} Completed"
 
 
+def _dagster_runs(info: UiInfo, day: Date, pipeline: str) -> list[dict[str, Any]]:
+    """Successful runs of the job for the date's partition, newest first (GraphQL)."""
+    query = """query($f: RunsFilter) { runsOrError(filter: $f, limit: 5) { __typename
+        ... on Runs { results { runId status } } } }"""
+    flt = {"pipelineName": pipeline, "statuses": ["SUCCESS"],
+           "tags": [{"key": "dagster/partition", "value": day.isoformat()}]}
+    data = _post_json(f"{info.url}/graphql", {"query": query, "variables": {"f": flt}})
+    return data["data"]["runsOrError"]["results"]
+
+
+def _dismiss(page: Any, button: str) -> None:
+    """Close a first-visit dialog if one comes up."""
+    try:
+        page.get_by_role("button", name=button).click(timeout=5_000)
+    except Exception:  # no dialog
+        pass
+
+
 def check_dagster(page: Any, info: UiInfo, day: Date, pipeline: str) -> tuple[str, str]:
-    raise NotImplementedError
+    """The job's runs page narrowed to the date's partition: the run of the date, its
+    partition tag and its status Success."""
+    try:
+        runs = _dagster_runs(info, day, pipeline)
+    except (OSError, KeyError, TypeError) as exc:
+        raise UiCheckError(f"Dagster at {info.url} did not answer for {pipeline}: {exc}") from None
+    url = f"{info.url}/locations/workbench/jobs/{pipeline}/runs"
+    if not runs:
+        page.goto(url)
+        _dismiss(page, "Skip")
+        raise UiCheckError(f"Dagster has no successful {pipeline} run of {day} ({url})")
+    run_id = runs[0]["runId"]
+    url = f"{info.url}/runs/{run_id}"
+    page.goto(url)
+    _dismiss(page, "Skip")
+    _visible(page.get_by_role("link", name=pipeline), f"the job {pipeline}", url)
+    _visible(page.get_by_text(re.compile(rf"partition.*{day.isoformat()}")),
+             f"partition {day} of run {run_id}", url)
+    _visible(page.get_by_text("Success", exact=True), f"run {run_id} in state Success", url)
+    return url, f"run {run_id[:8]} (partition {day}) Success"
 
 
 def check_luigi(page: Any, info: UiInfo, day: Date, pipeline: str) -> tuple[str, str]:
