@@ -33,6 +33,16 @@ def check(work: Path, kit: Kit):
                          "Airflow: el DAG exercise_choose_report debe tener una sola tarea, "
                          "llamada choose_report (tareas: "
                          f"{list(dag['tasks']) if dag else 'no hay DAG'})"))
+        ok, recs = _ran(af, "airflow", "monthly_report", "2026-11-01")
+        reqs.append(need(ok and all(r["attempt"] == 1 for r in recs),
+                         "Airflow: given the context of the 2026-11-01 run (logical_date, "
+                         "ti.try_number 1), the task's body must run the core step "
+                         "(monthly_report) and record attempt 1 as orchestrator airflow "
+                         f"({af.get('run_error') or recs})",
+                         "Airflow: con el contexto de la ejecución del 2026-11-01 (logical_date, "
+                         "ti.try_number 1), el cuerpo de la tarea debe ejecutar el paso del "
+                         "núcleo (monthly_report) y registrar el intento 1 con orchestrator "
+                         f"airflow ({af.get('run_error') or recs})"))
         reqs.append(need(dag and dag["schedule"] == "0 2 * * *" and dag["catchup"] is False,
                          "Airflow: the DAG must run daily at 02:00 (\"0 2 * * *\") with "
                          "catchup=False",
