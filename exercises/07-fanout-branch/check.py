@@ -40,6 +40,14 @@ def check(work: Path, kit: Kit):
                      "choose_report must be a branch (@task.branch returning the next task id)",
                      "choose_report debe ser una rama (@task.branch que devuelve el id de la "
                      "siguiente tarea)"))
+    chosen = f.get("branch", {})
+    reqs.append(need(chosen == {"2026-11-01": "monthly_report", "2026-11-02": "daily_report"},
+                     "choose_report's body must return the task id the core picks: "
+                     "monthly_report on 2026-11-01, daily_report on 2026-11-02; it returned "
+                     f"{chosen or 'nothing'}",
+                     "el cuerpo de choose_report debe devolver el id de tarea que elige el "
+                     "núcleo: monthly_report el 2026-11-01 y daily_report el 2026-11-02; "
+                     f"devolvió {chosen or 'nada'}"))
     reqs.append(need(tasks.get("notify", {}).get("trigger_rule") == "none_failed_min_one_success",
                      "notify must run after whichever report ran: trigger rule "
                      "none_failed_min_one_success (it is "
