@@ -37,6 +37,9 @@ class WorkbenchConfig:
         spark_url: Cluster URL for ``remote``; the Connect URL for ``connect``.
         spark_connect_port: Port of the workbench's own Connect server.
         spark_driver_memory: Driver memory of the local session and of the Connect server.
+        spark_driver_host: Address a classic driver advertises to a ``spark://`` cluster's
+            executors; ``127.0.0.1`` (the default) only reaches workers on this host, so set
+            it to this machine's address (or service name) when workers run elsewhere.
         shuffle_partitions: ``spark.sql.shuffle.partitions``; small data wants few.
         alert_webhook: URL that alerts are POSTed to, besides the JSON-lines file.
         sensor_timeout_s: How long the export sensor waits for the bronze export.
@@ -60,6 +63,7 @@ class WorkbenchConfig:
     spark_url: str = ""
     spark_connect_port: int = 15002
     spark_driver_memory: str = "2g"
+    spark_driver_host: str = "127.0.0.1"
     shuffle_partitions: int = 4
     alert_webhook: str = ""
     sensor_timeout_s: float = 60.0

@@ -72,8 +72,10 @@ def _spark_conf(config: WorkbenchConfig) -> dict[str, str]:
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.adaptive.enabled": "true",
-        "spark.driver.host": "127.0.0.1",
-        "spark.driver.bindAddress": "127.0.0.1",
+        "spark.driver.host": config.spark_driver_host,
+        # On loopback the driver listens there only; advertised elsewhere, on every interface.
+        "spark.driver.bindAddress": "127.0.0.1"
+        if config.spark_driver_host in ("127.0.0.1", "localhost") else "0.0.0.0",
     }
 
 
