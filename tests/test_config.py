@@ -68,3 +68,16 @@ def test_boolean_settings_parse_strictly():
     assert load_config(env={"WORKBENCH_NOOP": "0"}).noop is False
     with pytest.raises(ConfigError, match="noop"):
         load_config(env={"WORKBENCH_NOOP": "maybe"})
+
+
+def test_driver_host_reaches_remote_executors():
+    from pipelines_core.spark import _spark_conf
+
+    local = _spark_conf(load_config(env={}))
+    assert (local["spark.driver.host"], local["spark.driver.bindAddress"]) == ("127.0.0.1",
+                                                                             "127.0.0.1")
+    cfg = load_config(env={"WORKBENCH_SPARK_DRIVER_HOST": "10.1.2.3"})
+    remote = _spark_conf(cfg)
+    assert (remote["spark.driver.host"], remote["spark.driver.bindAddress"]) == ("10.1.2.3",
+                                                                               "0.0.0.0")
+    assert cfg.to_env()["WORKBENCH_SPARK_DRIVER_HOST"] == "10.1.2.3"
