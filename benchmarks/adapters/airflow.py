@@ -34,6 +34,7 @@ from pipelines_core import lake
 from pipelines_core.ledger import Ledger
 from pipelines_core.runner import date_range
 from pipelines_core.steps.etl import SILVER_TABLE, regions
+from pipelines_core.verify import output_partitions
 
 STATES = {"success": "success", "failed": "failed", "skipped": "skipped",
           "upstream_failed": "upstream_failed", "up_for_retry": "failed",
@@ -146,13 +147,35 @@ class AirflowAdapter(Adapter):
         server.wait_for_runs(pipeline, [run_id], timeout_s)
         return self._run_view(pipeline, server.dag_run(pipeline, run_id))
 
+    def _forget_runs_without_data(self, server: AirflowServer, pipeline: str,
+                                  days: list[Date]) -> list[str]:
+        """Delete the runs of dates whose outputs are gone from the lake.
+
+        Airflow judges a date done by its own record, not by the data: a backfill skips a
+        date with a successful run even when its partitions were deleted since. Removing the
+        stale record (as an operator would, from the UI) lets the backfill run it again.
+        """
+        forgotten = []
+        for day in days:
+            if output_partitions(self.config, pipeline, day)[-1].exists():
+                continue  # the pipeline's last output (its notification) is there
+            for run in server.dag_runs(pipeline, logical_date_gte=logical_date(day),
+                                       logical_date_lte=logical_date(day)):
+                server.delete_run(pipeline, run["dag_run_id"])
+                forgotten.append(run["dag_run_id"])
+        return forgotten
+
     def backfill(self, pipeline, start, end, *, parallelism=2, env=None, timeout_s=1800):
         server = self._prepare(pipeline, env)
         days = date_range(start, end)
         t0 = time.time()
+        self._forget_runs_without_data(server, pipeline, days)
+        # Airflow's own choice of what to run: dates without a run and dates whose run
+        # failed; a date that succeeded is skipped (so a re-run after fixing a bad day runs
+        # that day only, and an immediate re-run of a good range runs nothing).
         backfill = server.create_backfill(
             pipeline, f"{start.isoformat()}T00:00:00Z", logical_date(end),
-            max_active_runs=parallelism, reprocess_behavior="completed")
+            max_active_runs=parallelism, reprocess_behavior="failed")
         deadline = time.monotonic() + timeout_s
         while True:
             state = server.get(f"/api/v2/backfills/{backfill['id']}")
@@ -169,7 +192,8 @@ class AirflowAdapter(Adapter):
         views = [self._run_view(pipeline, r) for r in runs]
         return BackfillView(pipeline, [d.isoformat() for d in days], parallelism, wall, views,
                             mechanism="POST /api/v2/backfills (airflow backfill create), "
-                                      f"max_active_runs={parallelism}")
+                                      f"max_active_runs={parallelism}, "
+                                      "reprocess_behavior=failed")
 
     def read_runs(self, pipeline, day=None):
         if self.server is None:

@@ -50,6 +50,10 @@ def airflow_env(home: Path, *, api_port: int, extra: Mapping[str, str] | None = 
         **{k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")},
         "AIRFLOW_HOME": str(home),
         "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        # The triggerer imports the Deadline Alert's callback (``workbench_airflow``) by
+        # name; unlike the DAG processor and the tasks it does not put the bundle on sys.path.
+        "PYTHONPATH": os.pathsep.join(p for p in (str(DAGS_FOLDER),
+                                                  os.environ.get("PYTHONPATH", "")) if p),
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
@@ -179,7 +183,8 @@ class AirflowServer:
 
     def _healthy(self) -> bool:
         try:
-            health = self._request("GET", "/api/v2/monitor/health", auth=False)
+            health = self._request("GET", "/api/v2/monitor/health", auth=False, retry=False,
+                                   timeout=10)
         except (OSError, AirflowError):
             return False
         return all(health.get(part, {}).get("status") == "healthy"
@@ -237,18 +242,30 @@ class AirflowServer:
         return self._token
 
     def _request(self, method: str, path: str, body: Any = None, *, auth: bool = True,
-                 raw: bool = False, timeout: float = 30) -> Any:
+                 raw: bool = False, timeout: float = 60, retry: bool = True) -> Any:
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if auth:
             headers["Authorization"] = f"Bearer {self.token()}"
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(self.url + path, data=data, headers=headers, method=method)
-        try:
-            with urllib.request.urlopen(req, timeout=timeout) as resp:
-                text = resp.read().decode()
-        except urllib.error.HTTPError as exc:
-            raise AirflowError(f"{method} {path} -> {exc.code}: "
-                               f"{exc.read().decode()[:2000]}") from None
+        # A busy machine or a SQLite write lock can stall the single API worker for a while:
+        # a read is asked again (a write is not, it may have been applied).
+        tries = 4 if method == "GET" and retry else 1
+        for n in range(1, tries + 1):
+            try:
+                with urllib.request.urlopen(req, timeout=timeout) as resp:
+                    text = resp.read().decode()
+                break
+            except urllib.error.HTTPError as exc:
+                if exc.code in (502, 503, 504) and n < tries:
+                    time.sleep(2)
+                    continue
+                raise AirflowError(f"{method} {path} -> {exc.code}: "
+                                   f"{exc.read().decode()[:2000]}") from None
+            except (TimeoutError, ConnectionError, urllib.error.URLError):
+                if n == tries:
+                    raise
+                time.sleep(2)
         if raw:
             return text
         return json.loads(text) if text else None
@@ -278,7 +295,19 @@ class AirflowServer:
         body: dict[str, Any] = {"logical_date": logical_date, "conf": conf or {}}
         if run_id:
             body["dag_run_id"] = run_id
-        return self.post(f"/api/v2/dags/{dag_id}/dagRuns", body)
+        deadline = time.monotonic() + 300
+        while True:  # as for backfills: SQLite contention is waited out
+            try:
+                return self.post(f"/api/v2/dags/{dag_id}/dagRuns", body)
+            except AirflowError as exc:
+                if run_id and "-> 409" in str(exc):
+                    return self.dag_run(dag_id, run_id)  # an earlier request got through
+                if not _contention(exc) or time.monotonic() > deadline:
+                    raise
+            except (TimeoutError, ConnectionError, urllib.error.URLError):
+                if time.monotonic() > deadline:
+                    raise
+            time.sleep(2)
 
     def dag_runs(self, dag_id: str, **params: Any) -> list[dict]:
         return self.get(f"/api/v2/dags/{dag_id}/dagRuns", limit=100, order_by="logical_date",
@@ -312,16 +341,35 @@ class AirflowServer:
         body = {"dag_id": dag_id, "from_date": from_date, "to_date": to_date,
                 "max_active_runs": max_active_runs, "reprocess_behavior": reprocess_behavior,
                 "run_backwards": False, "dag_run_conf": {}}
-        # On SQLite the API refuses (503) while the scheduler holds the write lock; it is
-        # a moment's contention, so ask again.
-        for _ in range(30):
+        # On SQLite the API refuses (503) or stalls while the scheduler holds the write lock;
+        # it is a moment's contention, so ask again. A request that timed out may still have
+        # created the backfill: then the next one is refused (409, one active backfill per
+        # DAG) and the backfill is the DAG's active one for the same range.
+        deadline = time.monotonic() + 300
+        while True:
             try:
-                return self.post("/api/v2/backfills", body)
+                return self._request("POST", "/api/v2/backfills", body)
             except AirflowError as exc:
-                if "-> 503" not in str(exc):
+                if "-> 409" in str(exc):
+                    active = self._active_backfill(dag_id, from_date, to_date)
+                    if active is not None:
+                        return active
                     raise
-                time.sleep(1)
-        return self.post("/api/v2/backfills", body)
+                # 500: the same lock hit the audit-log insert after the API's own handler
+                if not _contention(exc) or time.monotonic() > deadline:
+                    raise
+            except (TimeoutError, ConnectionError, urllib.error.URLError):
+                if time.monotonic() > deadline:
+                    raise
+            time.sleep(2)
+
+    def _active_backfill(self, dag_id: str, from_date: str, to_date: str) -> dict | None:
+        day = from_date[:10], to_date[:10]
+        for backfill in self.get("/api/v2/backfills", dag_id=dag_id, limit=100)["backfills"]:
+            if not backfill.get("completed_at") and \
+                    (backfill["from_date"][:10], backfill["to_date"][:10]) == day:
+                return backfill
+        return None
 
     def wait_for_runs(self, dag_id: str, run_ids: list[str], timeout_s: float) -> list[dict]:
         """Poll until every run is finished; returns their final records."""
@@ -422,6 +470,12 @@ class StatsdListener:
         with self._lock:
             return sum(v for n, v in self.timers.items()
                        if n.split(",")[0] == metric and want <= set(n.split(",")[1:]))
+
+
+def _contention(exc: AirflowError) -> bool:
+    """A refusal that asking again can cure: SQLite's write lock held by another component
+    (503 from the API's own check, 500 when the lock hit its audit-log insert)."""
+    return "-> 503" in str(exc) or "-> 500" in str(exc)
 
 
 def _q(run_id: str) -> str:
