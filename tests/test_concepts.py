@@ -55,7 +55,8 @@ def test_every_link_shows_its_code(lang):
         lines = path.read_text().splitlines()
         if not 1 <= line <= len(lines) or token not in lines[line - 1]:
             bad.append(f"{path.relative_to(ROOT)}#L{line} does not show {token!r}")
-    assert not bad, "\n".join(bad)
+    assert not bad, "\n".join(bad + ["lines moved? `.venv/bin/python tests/test_concepts.py "
+                                      "--fix` re-points the links; then re-read them"])
 
 
 @pytest.mark.parametrize("lang", sorted(DOCS))
