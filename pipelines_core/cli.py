@@ -241,10 +241,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="reports folder (default: reports/)")
     p.add_argument("--scenarios", help="comma-separated subset of happy_path,retries,backfill,"
                    "observability (default: all; the happy path always runs)")
+    p = sub.add_parser("exercise", help="check or reset a course exercise (exercises/)")
+    p.add_argument("action", choices=("check", "reset", "list"))
+    p.add_argument("number", nargs="?", help="the exercise's number, e.g. 2")
     p = sub.add_parser("ledger", parents=[common], help="summarise the run ledger")
     p.add_argument("--pipeline")
     p.add_argument("--json", action="store_true", help="every attempt as JSON")
     return parser
+
+
+def cmd_exercise(args: argparse.Namespace) -> int:
+    """Check or reset a course exercise (``pipelines_core.exercises``)."""
+    from pipelines_core.exercises import main as exercises_main
+
+    return exercises_main([args.action] + ([args.number] if args.number else []))
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -257,7 +267,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"bench": cmd_bench, "check": cmd_check, "spark": cmd_spark, "generate": cmd_generate, "run": cmd_run,
-            "backfill": cmd_backfill, "ledger": cmd_ledger}
+            "backfill": cmd_backfill, "ledger": cmd_ledger, "exercise": cmd_exercise}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
