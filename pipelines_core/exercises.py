@@ -118,8 +118,10 @@ def find(number: int | str) -> Exercise:
             return ex
     known = ", ".join(f"{e.number}" for e in exercises())
     if language() == "es":
-        raise SystemExit(f"error: no hay ningún ejercicio {number!r}; existen: {known}")
-    raise SystemExit(f"error: no exercise {number!r}; known: {known}")
+        print(f"error: no hay ningún ejercicio {number!r}; existen: {known}", file=sys.stderr)
+    else:
+        print(f"error: no exercise {number!r}; known: {known}", file=sys.stderr)
+    raise SystemExit(2)  # a mistake on the command line, as everywhere in the workbench
 
 
 def load_file(path: Path, name: str) -> ModuleType:
