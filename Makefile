@@ -11,7 +11,7 @@ IMPLS       := airflow prefect dagster luigi
 export UV_PYTHON_DOWNLOADS := never
 export PATH := $(HOME)/.local/bin:$(PATH)
 
-.PHONY: help setup demo test test-tools test-core $(addprefix test-,$(IMPLS)) spark-start spark-stop \
+.PHONY: help setup demo test test-tools test-core test-stack test-course $(addprefix test-,$(IMPLS)) spark-start spark-stop \
         down clean check
 
 help:
@@ -41,12 +41,29 @@ demo: setup
 	  echo "Report: $(CURDIR)/reports/latest/report.html   (make ui: the four UIs over these runs)"; \
 	  exit $$rc
 
-test: setup test-tools test-core $(addprefix test-,$(IMPLS))
+# The root environment's suite comes in three groups so that they can run side by side with
+# the implementations' suites: TEST_JOBS=1 make test runs everything one after the other.
+STACK_TESTS    := tests/test_compose.py tests/test_scale_out.py tests/test_postgres_metadata.py \
+                  tests/test_ui_browser.py
+COURSE_TESTS   := tests/test_exercises.py tests/test_concepts.py
+TEST_JOBS      ?= 2
+SUITES         := test-core test-stack test-course $(addprefix test-,$(IMPLS))
+
+test: setup test-tools
+	@$(MAKE) --no-print-directory -j$(TEST_JOBS) --output-sync=target $(SUITES)
 	@echo "all suites passed"
 
 test-core:
 	@echo "== core and benchmarks"
-	@.venv/bin/python -m pytest $(PYTEST_ARGS)
+	@.venv/bin/python -m pytest $(PYTEST_ARGS) $(addprefix --ignore=,$(STACK_TESTS) $(COURSE_TESTS))
+
+test-stack:
+	@echo "== compose stack, Spark cluster, Postgres metadata, the UIs in a browser"
+	@.venv/bin/python -m pytest $(PYTEST_ARGS) $(STACK_TESTS)
+
+test-course:
+	@echo "== exercises and the concept map"
+	@.venv/bin/python -m pytest $(PYTEST_ARGS) $(COURSE_TESTS)
 
 $(addprefix test-,$(IMPLS)): test-%:
 	@if [ -d $*_impl/tests ]; then \

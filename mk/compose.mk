@@ -1,6 +1,6 @@
 # The compose stack (docker-compose.yml): secrets and validation. No target here needs a
 # Docker engine except the ones that say so.
-.PHONY: env compose-config compose-up compose-down test-stack
+.PHONY: env compose-config compose-up compose-down
 
 COMPOSE ?= docker compose
 
@@ -23,8 +23,3 @@ compose-up: env
 
 compose-down:
 	$(COMPOSE) down
-
-# Only the compose validation, the Spark cluster and the Postgres suites (part of `make test`).
-test-stack: setup test-tools
-	@.venv/bin/python -m pytest $(PYTEST_ARGS) tests/test_compose.py tests/test_scale_out.py \
-	    tests/test_postgres_metadata.py
