@@ -58,7 +58,9 @@ class DagsterAdapter(Adapter):
                "attempt_timeout": "none per attempt; run-level dagster/max_runtime enforced "
                                   "by run monitoring in the daemon",
                "backfill": "launchPartitionBackfill; the daemon submits one run per date to "
-                           "the QueuedRunCoordinator (max_concurrent_runs = parallelism)",
+                           "the QueuedRunCoordinator (max_concurrent_runs = parallelism); "
+                           "after a failure in the range only the failed and missing "
+                           "partitions are launched again",
                "executor": "multiprocess (one process per step) by default; in_process "
                            "selectable per adapter"})
 
@@ -114,13 +116,69 @@ class DagsterAdapter(Adapter):
         self.start()
         days = [d.isoformat() for d in date_range(start, end)]
         t0 = time.time()
-        backfill_id = self.services.launch_backfill(pipeline, days, self._run_config(env))
-        runs = self.services.wait_runs({"dagster/backfill": backfill_id}, len(days), timeout_s)
+        # After a failure in the range, only the failed and missing partitions run again
+        # (the launch dialog's "failed and missing" filter). reexecutePartitionBackfill with
+        # FROM_FAILURE would re-run only the failed gate check, which re-reads the silver
+        # partition of the bad export: a fixed export needs ingest_cdc to run again.
+        rerun = self.services.failed_and_missing(pipeline, days)
+        selected = rerun or days
+        title = (f"{pipeline} {days[0]}..{days[-1]}: failed and missing only" if rerun
+                 else f"{pipeline} {days[0]}..{days[-1]}")
+        backfill_id = self.services.launch_backfill(pipeline, selected, self._run_config(env),
+                                                    title=title)
+        runs = self.services.wait_runs({"dagster/backfill": backfill_id}, len(selected),
+                                       timeout_s)
         wall = time.time() - t0
         views = sorted((self._view(pipeline, r) for r in runs), key=lambda v: v.date)
-        return BackfillView(pipeline, days, parallelism, wall, views,
-                            mechanism=f"dagster launchPartitionBackfill (daemon, "
-                                      f"max_concurrent_runs={parallelism})")
+        mechanism = (f"dagster launchPartitionBackfill (daemon, "
+                     f"max_concurrent_runs={parallelism})")
+        if rerun:
+            mechanism += f"; failed and missing partitions only: {rerun}"
+        return BackfillView(pipeline, days, parallelism, wall, views, mechanism=mechanism)
+
+    # --- probes ----------------------------------------------------------------------------------
+
+    def probes(self, mine: dict) -> list[dict]:
+        """Dagster-specific probes: no metrics endpoint, asset materialisations of the happy
+        run, the quality gate's asset check evaluations."""
+        happy = mine["happy"][-1]
+        bad = ((mine.get("backfill") or {}).get("bad_day") or {}).get("bad_date")
+        return [{"name": "metrics_endpoint", "passed": None,
+                 "evidence": "open-source Dagster serves no metrics endpoint: the webserver's "
+                             "routes are the UI, /graphql, /server_info and the report_asset_* "
+                             "endpoints; run and step counts are read through GraphQL"},
+                self.lineage_probe(happy),
+                self.quality_probe(happy["date"], bad)]
+
+    def lineage_probe(self, happy: dict) -> dict:
+        """Every asset step of the happy run recorded a materialisation of its date."""
+        self.start()
+        run_id = happy["run"]["run_id"]
+        mats = self.services.materializations(run_id)
+        wanted = {a["step"] for a in happy["ledger"]
+                  if a["status"] == "success" and a["step"] != "quality_gate"}
+        seen = {m["asset"].rpartition("/")[2] for m in mats if m["partition"] == happy["date"]}
+        lines = [f"{m['asset']}[{m['partition']}] {' '.join(m['paths'])}" for m in mats]
+        return {"name": "lineage_events", "passed": bool(wanted) and wanted <= seen,
+                "evidence": f"POST {self.services.url}/graphql runOrError(runId: {run_id}) "
+                            f"{{assetMaterializations}}: {len(mats)} materialisations; "
+                            f"missing {sorted(wanted - seen)}; " + "; ".join(lines)[:600]}
+
+    def quality_probe(self, day: str, bad: str | None) -> dict:
+        """The blocking check's evaluations: passed on the happy date, failed on the bad day."""
+        self.start()
+        asset = ["customer_daily_etl", "ingest_cdc"]
+        ok = self.services.check_executions(asset, "quality_gate", day, limit=3)
+        failed = self.services.check_executions(asset, "quality_gate", bad, limit=10) if bad else []
+        passed = bool(ok) and ok[0]["passed"] is True and (
+            bad is None or any(e["passed"] is False for e in failed))
+        def show(execs):
+            return [(e["partition"], e["status"], e["passed"], (e["description"] or "")[:120],
+                     e["metadata"][:6]) for e in execs[:3]]
+        return {"name": "quality_results", "passed": passed,
+                "evidence": f"POST {self.services.url}/graphql assetCheckExecutions("
+                            f"assetKey: customer_daily_etl/ingest_cdc, checkName: quality_gate, "
+                            f"partition: {day}) -> {show(ok)}; partition {bad} -> {show(failed)}"}
 
     def read_runs(self, pipeline, day=None):
         self.start()

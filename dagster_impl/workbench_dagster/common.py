@@ -80,7 +80,8 @@ def result_metadata(result: dict[str, Any]) -> dict[str, Any]:
                             "rows_out": MetadataValue.int(int(result.get("rows_out") or 0))}
     outputs = result.get("outputs") or []
     if outputs:
-        meta["path"] = MetadataValue.path(outputs[0])
+        # not "path": the IO manager records its own pickle's path under that label
+        meta["lake_path"] = MetadataValue.path(outputs[0])
     if len(outputs) > 1:
         meta["paths"] = MetadataValue.json(outputs)
     for name, value in (result.get("metrics") or {}).items():

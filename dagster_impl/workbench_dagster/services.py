@@ -104,6 +104,9 @@ load_from:
                # that is running by default: the definitions read this switch.
                "WORKBENCH_DAGSTER_AUTOMATION": "on" if self.automation else "off"}
         env.pop("VIRTUAL_ENV", None)
+        # Launching a run asks the code server to start its worker; on a loaded small machine
+        # that took longer than the 60 s default and the daemon failed the queued run.
+        env.setdefault("DAGSTER_GRPC_TIMEOUT_SECONDS", "300")
         return env
 
     def start(self, *, webserver: bool = True, daemon: bool = True,
@@ -203,7 +206,7 @@ load_from:
         return result["run"]["runId"]
 
     def launch_backfill(self, job: str, partitions: list[str],
-                        run_config: dict | None = None) -> str:
+                        run_config: dict | None = None, title: str | None = None) -> str:
         """A backfill of ``job`` over ``partitions``, submitted by the daemon's backfill loop
         and bounded by the run queue's ``max_concurrent_runs``."""
         data = self.graphql("""
@@ -213,11 +216,37 @@ load_from:
             {"p": {"selector": {"partitionSetName": f"{job}_partition_set",
                                 "repositorySelector": {"repositoryLocationName": LOCATION,
                                                        "repositoryName": REPOSITORY}},
-                   "partitionNames": partitions, "runConfigData": run_config or {}}})
+                   "partitionNames": partitions, "runConfigData": run_config or {},
+                   **({"title": title} if title else {})}})
         result = data["launchPartitionBackfill"]
         if result["__typename"] != "LaunchBackfillSuccess":
             raise RuntimeError(f"launchPartitionBackfill failed: {result}")
         return result["backfillId"]
+
+    def partition_statuses(self, job: str) -> dict[str, str | None]:
+        """The status of the latest run of every partition of ``job``'s partition set (what
+        the UI's partitions view and its "failed and missing" backfill filter show)."""
+        data = self.graphql("""
+            query($r: RepositorySelector!, $n: String) {
+              partitionSetOrError(repositorySelector: $r, partitionSetName: $n) { __typename
+                ... on PartitionSet { partitionStatusesOrError { __typename
+                  ... on PartitionStatuses { results { partitionName runStatus } }
+                  ... on PythonError { message } } } } }""",
+            {"r": {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY},
+             "n": f"{job}_partition_set"})
+        statuses = data["partitionSetOrError"]["partitionStatusesOrError"]
+        if statuses["__typename"] != "PartitionStatuses":
+            raise RuntimeError(f"partition statuses of {job}: {statuses}")
+        return {r["partitionName"]: r["runStatus"] for r in statuses["results"]}
+
+    def failed_and_missing(self, job: str, partitions: list[str]) -> list[str]:
+        """The partitions a re-run after a failure needs: those of ``partitions`` whose latest
+        run failed or that never ran, when any of them failed; otherwise none."""
+        statuses = self.partition_statuses(job)
+        failed = [p for p in partitions if statuses.get(p) in ("FAILURE", "CANCELED")]
+        if not failed:
+            return []
+        return [p for p in partitions if statuses.get(p) != "SUCCESS"]
 
     def runs(self, job: str | None = None, tags: dict[str, str] | None = None,
              limit: int = 200) -> list[dict[str, Any]]:
@@ -267,6 +296,37 @@ load_from:
         data = self.graphql("""mutation($id: String!) { terminateRun(runId: $id) {
             __typename } }""", {"id": run_id})
         return data["terminateRun"]["__typename"]
+
+    def materializations(self, run_id: str) -> list[dict[str, Any]]:
+        """The asset materialisations a run recorded: asset key, partition, step, the path
+        entries of its metadata (the lake partition, and the IO manager's pickle)."""
+        data = self.graphql("""query($id: ID!) { runOrError(runId: $id) { __typename
+            ... on Run { assetMaterializations { assetKey { path } partition stepKey timestamp
+              metadataEntries { label ... on PathMetadataEntry { path } } } } } }""",
+                            {"id": run_id})
+        out = []
+        for m in data["runOrError"].get("assetMaterializations") or []:
+            paths = [e["path"] for e in m["metadataEntries"] if e.get("path")]
+            out.append({"asset": "/".join(m["assetKey"]["path"]), "partition": m["partition"],
+                        "step_key": m["stepKey"], "time": int(m["timestamp"]) / 1000.0,
+                        "paths": paths})
+        return out
+
+    def check_executions(self, asset: list[str], check: str, partition: str | None = None,
+                         limit: int = 10) -> list[dict[str, Any]]:
+        """Executions of an asset check (newest first): run, status, verdict, description."""
+        data = self.graphql("""
+            query($k: AssetKeyInput!, $c: String!, $p: String, $n: Int!) {
+              assetCheckExecutions(assetKey: $k, checkName: $c, partition: $p, limit: $n) {
+                runId status partition timestamp
+                evaluation { success description metadataEntries { label } } } }""",
+                            {"k": {"path": asset}, "c": check, "p": partition, "n": limit})
+        return [{"run_id": e["runId"], "status": e["status"], "partition": e["partition"],
+                 "passed": (e["evaluation"] or {}).get("success"),
+                 "description": (e["evaluation"] or {}).get("description"),
+                 "metadata": [m["label"] for m in (e["evaluation"] or {}).get(
+                     "metadataEntries") or []]}
+                for e in data["assetCheckExecutions"]]
 
     def events(self, run_id: str) -> list[dict[str, Any]]:
         """Every event of a run: type, step key, time (epoch s), message, error, retry wait."""
