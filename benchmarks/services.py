@@ -96,7 +96,7 @@ def start_ui(name: str, config: WorkbenchConfig, port: int | None = None) -> UiI
                            f"(recorded in {busy[0].path}; a benchmark?): wait for them to end "
                            f"or stop them with `make down`")
     port = port or UI_PORTS[name]
-    if port_open(port):
+    if port_open(port) and not busy:
         raise RuntimeError(f"port {port} on 127.0.0.1 is taken by a process this state folder "
                            f"({config.state_dir}) did not record; stop it or choose another "
                            f"port (WORKBENCH_UI_PORT_{name.upper()})")

@@ -20,5 +20,6 @@ ui-check: setup
 	@bash scripts/apt-ensure.sh chromium chromium
 	@.venv/bin/python -m benchmarks.ui --date $(UI_DATE)
 	@if [ -f reports/latest/results.json ]; then \
-	  .venv/bin/python -m benchmarks.report reports/latest/results.json >/dev/null && \
-	  echo "report: reports/latest/report.html (section Orchestrator UIs)"; fi
+	  if .venv/bin/python -m benchmarks.report reports/latest/results.json >/dev/null; then \
+	    echo "report: reports/latest/report.html (section Orchestrator UIs)"; \
+	  else echo "the latest report could not be rendered again; the screenshots are in reports/latest/ui"; fi; fi
