@@ -34,7 +34,7 @@ def adapter_for(name: str, config):
         return PrefectAdapter(config, port=free_port())
     if name == "dagster":
         from benchmarks.adapters.dagster import DagsterAdapter
-        return DagsterAdapter(config)
+        return DagsterAdapter(config, in_process=True)  # one process: a real run, quicker
     from benchmarks.adapters.luigi import LuigiAdapter
     return LuigiAdapter(config, port=free_port())
 
@@ -57,6 +57,7 @@ def browser():
         yield b
 
 
+@pytest.mark.timeout(1200)
 @pytest.mark.parametrize("name", services.ORCHESTRATORS)
 def test_ui_shows_the_pipeline_and_a_successful_run(name, tmp_path, browser, request):
     config = make_config(tmp_path, noop=True)
