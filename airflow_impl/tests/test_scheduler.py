@@ -74,7 +74,7 @@ def backfill(adapter, reference):
     generate_exports(adapter.config, DAYS)
     with ThreadPoolExecutor(1) as pool:
         running = pool.submit(adapter.backfill, ETL, START, END, parallelism=2,
-                              env=plan_to_env(FAULTS), timeout_s=600)
+                              env=plan_to_env(FAULTS), timeout_s=1800)
         reference.checksums(ML, DAYS)  # the direct runs, meanwhile
         return running.result()
 
@@ -83,7 +83,7 @@ def backfill(adapter, reference):
 def ml_runs(backfill, adapter):
     """The ML DAG's asset-triggered runs, once all of them (one per date) are finished."""
     server = adapter.server
-    deadline = time.monotonic() + 600
+    deadline = time.monotonic() + 1800  # an upper bound for a machine shared by many
     while True:
         runs = [r for r in server.dag_runs(ML) if r["run_type"] == "asset_triggered"]
         keys = sorted(r.get("partition_key") or "" for r in runs)
