@@ -46,3 +46,5 @@ def test_backfill_runs_read_back_with_steps(stack, backfill):
     attempt = run.step("ingest_cdc").attempts[0]
     assert attempt.state == "success" and attempt.duration_s > 0
     assert "ingest_cdc 2026-10-06 attempt 1" in (attempt.log_excerpt or "")
+    # the core's own line (logger "workbench"), shipped by PREFECT_LOGGING_EXTRA_LOGGERS
+    assert "customer_daily_etl.ingest_cdc 2026-10-06 attempt 1 started" in attempt.log_excerpt

@@ -3,6 +3,7 @@ in Prefect's terms, the one call into the core, and the hooks that feed the core
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from datetime import date, datetime, timezone
@@ -22,6 +23,10 @@ from pipelines_core.runtime import run_step
 from pipelines_core.spec import PipelineSpec, RetryPolicy, retry_policy
 
 from workbench_prefect import ORCHESTRATOR
+
+# PREFECT_LOGGING_EXTRA_LOGGERS attaches Prefect's handlers to the core's logger but leaves
+# its level alone, and the root logger's WARNING would drop the core's INFO lines.
+logging.getLogger("workbench").setLevel(logging.INFO)
 
 HOOK_DONE = "workbench failure hook"
 # Flow runs whose failure a task hook already reported: the flow hook stays quiet for them,
