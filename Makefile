@@ -18,6 +18,11 @@ help:
 	@echo "make demo    set up, run both pipelines for 3 days, then the quick benchmark of all four"
 	@echo "make test    set up, run every suite (core + the four implementations)"
 	@echo "make setup   install what is missing: uv, Java 17, the five environments"
+	@echo "make ui      the four orchestrators' UIs over the demo's and benchmark's runs (docs/ui.md)"
+	@echo "make ui-check  screenshots of the four UIs into the latest report"
+	@echo "make bench-quick / make bench   the benchmark (about 10 / 45 minutes)"
+	@echo "make exercise N / exercise-reset N   check / restart course exercise N (exercises/)"
+	@echo "make env     .env with generated secrets for docker-compose.yml (docs/scale-out.md)"
 	@echo "make down    stop everything the workbench started"
 	@echo "make clean   remove the lake, runtime state and reports"
 
