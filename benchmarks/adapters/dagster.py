@@ -107,7 +107,25 @@ class DagsterAdapter(Adapter):
         except TimeoutError:  # the harness's bound: end the run the Dagster way
             self.services.terminate(run_id)
             run = self.services.wait_run(run_id, 120)
+        if run["status"] == "FAILURE":
+            self.wait_failure_sensor([run_id])
         return self._view(pipeline, run)
+
+    def wait_failure_sensor(self, run_ids: list[str], timeout_s: float = 180) -> list[str]:
+        """Wait until the daemon's ``alert_on_run_failure`` sensor has acted on each failed
+        run (Dagster records an engine event on the run when it does); the alert reaches the
+        sink on the sensor's next tick, after the run has ended. Returns the runs it has not
+        acted on within ``timeout_s``."""
+        pending = set(run_ids)
+        deadline = time.monotonic() + timeout_s
+        while pending and time.monotonic() < deadline:
+            for run_id in sorted(pending):
+                if any("acted on run status FAILURE" in (ev["message"] or "")
+                       for ev in self.services.events(run_id) if not ev["step_key"]):
+                    pending.discard(run_id)
+            if pending:
+                time.sleep(2)
+        return sorted(pending)
 
     def backfill(self, pipeline, start, end, *, parallelism=2, env=None, timeout_s=1800):
         if parallelism != self.max_concurrent_runs:  # the queue's bound is instance config
@@ -129,6 +147,7 @@ class DagsterAdapter(Adapter):
         runs = self.services.wait_runs({"dagster/backfill": backfill_id}, len(selected),
                                        timeout_s)
         wall = time.time() - t0
+        self.wait_failure_sensor([r["runId"] for r in runs if r["status"] == "FAILURE"])
         views = sorted((self._view(pipeline, r) for r in runs), key=lambda v: v.date)
         mechanism = (f"dagster launchPartitionBackfill (daemon, "
                      f"max_concurrent_runs={parallelism})")

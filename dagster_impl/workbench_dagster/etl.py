@@ -87,12 +87,14 @@ def aggregate_region(context, workbench: WorkbenchResource, spark: SparkResource
 @op(tags={"workbench/step": "gold_region_aggregates"})
 def collect_regions(results: list[dict[str, Any]]) -> Output:
     """Fan-in of the mapped steps: every region's small result, in region order."""
-    ordered = sorted(results, key=lambda r: r["metrics"]["region"])
+    # A floor run (WORKBENCH_NOOP) returns empty results: no region, no paths.
+    ordered = sorted(results, key=lambda r: r["metrics"].get("region", ""))
     return Output(ordered, metadata={
-        "regions": MetadataValue.json([r["metrics"]["region"] for r in ordered]),
+        "regions": MetadataValue.json([r["metrics"].get("region") for r in ordered]),
         "customers_touched": MetadataValue.json(
-            {r["metrics"]["region"]: r["metrics"]["customers_touched"] for r in ordered}),
-        "paths": MetadataValue.json([r["outputs"][0] for r in ordered])})
+            {r["metrics"]["region"]: r["metrics"].get("customers_touched")
+             for r in ordered if "region" in r["metrics"]}),
+        "paths": MetadataValue.json([r["outputs"][0] for r in ordered if r["outputs"]])})
 
 
 @graph_asset(key_prefix=PREFIX, partitions_def=DAILY, group_name=ETL, kinds=KINDS,
