@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from pipelines_core.alerts import read_alerts
 from pipelines_core.config import PROJECT_ROOT
 from pipelines_core.generator import write_customer_export
 from pipelines_core.ledger import Ledger
@@ -37,6 +38,9 @@ def test_rerun_after_a_bad_day_runs_only_that_day(config):
             namespace=cfg.namespace, date=keys[1])]
         assert gate == [("wait_for_export", "success"), ("ingest_cdc", "success"),
                         ("quality_gate", "gate_failed")]  # stopped by the gate, not before
+        # the backfill returns once the run-failure sensor has acted: the alert is there
+        alerts = read_alerts(cfg, kind="failure", date=keys[1])
+        assert [a["failed_steps"][0] for a in alerts] == ["quality_gate"]
 
         write_customer_export(adapter.config, bad)  # the fix: a clean export of the bad day
         since = Ledger(adapter.config.ledger_path).read_attempts(namespace=cfg.namespace)
