@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import fcntl
+import os
 import signal
 import sys
 import time
@@ -14,7 +16,28 @@ from benchmarks import report
 from benchmarks.harness import ADAPTERS, BenchPlan, Harness, write_results
 from pipelines_core.config import PROJECT_ROOT, WorkbenchConfig
 from pipelines_core.errors import WorkbenchError
-from pipelines_core.spark import connect_server_status, start_connect_server, stop_connect_server
+from pipelines_core.spark import (connect_server_status, start_connect_server,
+                                  stop_connect_server, stop_sessions)
+
+
+def _exclusive(config: WorkbenchConfig) -> Any:
+    """One benchmark per state folder: two would reset each other's fault counters, share
+    namespaces and stop each other's Spark server."""
+    config.state_dir.mkdir(parents=True, exist_ok=True)
+    handle = open(config.state_dir / "bench.lock", "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        raise WorkbenchError(f"a benchmark is already running over {config.state_dir} "
+                             f"(pid {holder}); wait for it, or set WORKBENCH_STATE_DIR "
+                             "and WORKBENCH_LAKE_ROOT to run one apart") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
 
 
 def run_bench(args: argparse.Namespace, config: WorkbenchConfig, console: Any) -> int:
@@ -35,6 +58,7 @@ def run_bench(args: argparse.Namespace, config: WorkbenchConfig, console: Any) -
     if args.scale:
         plan.scale = args.scale
     config = config.replace(spark_mode="connect")
+    lock = _exclusive(config)  # held until this process ends
     # A TERM (make down, a CI timeout) must reach the finally blocks that stop the services.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started = not connect_server_status(config)["pid"]
@@ -48,6 +72,9 @@ def run_bench(args: argparse.Namespace, config: WorkbenchConfig, console: Any) -
 
             results = Harness(config, plan, progress=progress).run()
     finally:
+        # Let go of this process's own session first: a client left attached to a stopped
+        # server retries until it gives up, which holds the exit for minutes.
+        stop_sessions()
         if started:
             stop_connect_server(config)
     out_root = Path(args.out) if args.out else PROJECT_ROOT / "reports"

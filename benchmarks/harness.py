@@ -170,14 +170,22 @@ def max_gap_s(attempts: list[AttemptRecord], pipeline: str = PIPELINE) -> float:
     return round(max(gaps), 3) if gaps else 0.0
 
 
-def retry_delays(attempts: list[AttemptRecord]) -> list[float]:
-    """Observed delays between one attempt ending and the next starting (ledger truth)."""
+def retry_delays(attempts: list[AttemptRecord],
+                 recorded_ends: list[str | None] | None = None) -> list[float]:
+    """Observed delays between one attempt ending and the next starting (ledger truth).
+
+    An attempt whose process was killed (a crash, a timeout) never wrote its end to the
+    ledger; ``recorded_ends`` (the orchestrator's own end of each attempt, in order) stands
+    in for it: the moment the orchestrator saw the attempt over.
+    """
     out = []
     ordered = sorted(attempts, key=lambda r: r.start)
-    for prev, nxt in zip(ordered, ordered[1:]):
-        if prev.end:
+    for i, (prev, nxt) in enumerate(zip(ordered, ordered[1:])):
+        end = prev.end or (recorded_ends[i] if recorded_ends and i < len(recorded_ends)
+                           else None)
+        if end:
             out.append(round((datetime.fromisoformat(nxt.start)
-                              - datetime.fromisoformat(prev.end)).total_seconds(), 3))
+                              - datetime.fromisoformat(end)).total_seconds(), 3))
     return out
 
 
@@ -250,7 +258,11 @@ class Harness:
             try:
                 adapter.start()
                 per[name]["happy"].append(self._happy(adapter, self.plan.happy_dates()[rep], rep))
-                per[name]["floor"].append(self._floor(adapter, self.plan.floor_dates()[rep], rep))
+                floor = self._floor(adapter, self.plan.floor_dates()[rep], rep)
+                per[name]["floor"].append(floor)
+                if floor["state"] != "success":  # a failed floor run measures nothing
+                    per[name]["errors"].append(f"floor run of {floor['date']} ended "
+                                               f"{floor['state']!r}")
                 if rep == rounds - 1:
                     if "retries" in self.plan.scenarios:
                         per[name]["retries"] = self._retries(adapter)
@@ -301,6 +313,8 @@ class Harness:
                      if a.step == step]
             view = run.step(step)
             recorded = len(view.attempts) if view else 0
+            recorded_ends = [a.end for a in sorted(view.attempts, key=lambda a: a.attempt)] \
+                if view else []
             ok_end = next((a.end for a in truth if a.status == "success"), None)
             first_fail = next((a for a in truth if a.status != "success"), None)
             recovery = None
@@ -317,7 +331,9 @@ class Harness:
                 "step": step, "fault": fault, "date": day.isoformat(),
                 "recovered": run.state == "success",
                 "attempts_recorded": recorded, "attempts_truth": len(truth),
-                "delays_observed_s": retry_delays(truth),
+                "delays_observed_s": retry_delays(truth, recorded_ends),
+                "killed_attempt_end": "orchestrator's record" if any(
+                    a.end is None for a in truth[:-1]) else None,
                 "delays_configured_s": policy.delays()[:max(len(truth) - 1, 0)],
                 "recovery_s": recovery, "wall_s": round(wall, 3),
                 "downstream_skipped": not ran_downstream if run.state != "success" else None,
@@ -399,7 +415,8 @@ class Harness:
         orchestrators = {}
         for name, data in per.items():
             counted = [h for h in data["happy"] if not h["warmup"]]
-            floors = [f["wall_s"] for f in data["floor"] if not f["warmup"]]
+            floors = [f["wall_s"] for f in data["floor"]
+                      if not f["warmup"] and f["state"] == "success"]
             wall = _median([h["wall_s"] for h in counted])
             orchestrators[name] = {
                 "capabilities": _caps(adapters[name]) if name in adapters else {},

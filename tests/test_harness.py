@@ -146,3 +146,24 @@ def test_one_orchestrator_side_by_side_with_the_baseline(connect_config, tmp_pat
     assert [a.status for a in truth] == ["failed", "failed", "success"]
     assert len(t["delays_observed_s"]) == 2
     assert set(results["resources"]["peak_rss_gb_by_orchestrator"]) >= {"direct", "luigi"}
+
+
+def test_a_second_benchmark_over_the_same_state_is_refused(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from benchmarks.cli import _exclusive
+    from pipelines_core.config import load_config
+
+    env = {**os.environ, "WORKBENCH_STATE_DIR": str(tmp_path / "state"),
+           "WORKBENCH_LAKE_ROOT": str(tmp_path / "lake")}
+    held = _exclusive(load_config(env=env))
+    try:
+        proc = subprocess.run([sys.executable, "-m", "pipelines_core.cli", "bench"], env=env,
+                              capture_output=True, text=True, timeout=60)
+    finally:
+        held.close()
+    assert proc.returncode == 2
+    assert f"a benchmark is already running over {tmp_path / 'state'} (pid {os.getpid()})" \
+        in proc.stderr
