@@ -104,7 +104,11 @@ class PrefectServer:
             "prefect-server",
             [str(VENV_BIN / "prefect"), "server", "start", "--host", "127.0.0.1",
              "--port", str(self.port)],
-            prefect_env(self.home), self.home / "logs" / f"server-{self.port}.log",
+            # The UI asks the API at PREFECT_UI_API_URL, which follows the port setting and
+            # not --port: point it at this server, or the UI shows another server's runs.
+            prefect_env(self.home,
+                        extra={"PREFECT_UI_API_URL": f"http://127.0.0.1:{self.port}/api"}),
+            self.home / "logs" / f"server-{self.port}.log",
             self.home / "pids" / f"server-{self.port}.pid")
 
     @property
