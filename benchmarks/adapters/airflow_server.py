@@ -22,7 +22,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from pipelines_core.procs import free_port, port_open  # noqa: F401
 
@@ -295,19 +295,10 @@ class AirflowServer:
         body: dict[str, Any] = {"logical_date": logical_date, "conf": conf or {}}
         if run_id:
             body["dag_run_id"] = run_id
-        deadline = time.monotonic() + 300
-        while True:  # as for backfills: SQLite contention is waited out
-            try:
-                return self.post(f"/api/v2/dags/{dag_id}/dagRuns", body)
-            except AirflowError as exc:
-                if run_id and "-> 409" in str(exc):
-                    return self.dag_run(dag_id, run_id)  # an earlier request got through
-                if not _contention(exc) or time.monotonic() > deadline:
-                    raise
-            except (TimeoutError, ConnectionError, urllib.error.URLError):
-                if time.monotonic() > deadline:
-                    raise
-            time.sleep(2)
+        # A 409 for a named run: an earlier request got through.
+        return self._post_through_contention(
+            f"/api/v2/dags/{dag_id}/dagRuns", body,
+            on_conflict=lambda: self.dag_run(dag_id, run_id) if run_id else None)
 
     def dag_runs(self, dag_id: str, **params: Any) -> list[dict]:
         return self.get(f"/api/v2/dags/{dag_id}/dagRuns", limit=100, order_by="logical_date",
@@ -341,21 +332,29 @@ class AirflowServer:
         body = {"dag_id": dag_id, "from_date": from_date, "to_date": to_date,
                 "max_active_runs": max_active_runs, "reprocess_behavior": reprocess_behavior,
                 "run_backwards": False, "dag_run_conf": {}}
-        # On SQLite the API refuses (503) or stalls while the scheduler holds the write lock;
-        # it is a moment's contention, so ask again. A request that timed out may still have
-        # created the backfill: then the next one is refused (409, one active backfill per
-        # DAG) and the backfill is the DAG's active one for the same range.
+        # A request that timed out may still have created the backfill: then the next one is
+        # refused (409, one active backfill per DAG) and the backfill is the DAG's active one
+        # for the same range.
+        return self._post_through_contention(
+            "/api/v2/backfills", body,
+            on_conflict=lambda: self._active_backfill(dag_id, from_date, to_date))
+
+    def _post_through_contention(self, path: str, body: Any,
+                                 on_conflict: Callable[[], dict | None]) -> dict:
+        """POST, asking again while SQLite is contended: the API refuses (503) or stalls
+        while the scheduler holds the write lock, or the lock hits the audit-log insert
+        after the handler (500); a moment's contention, waited out for up to 5 minutes.
+        A 409 answers with what ``on_conflict`` finds, or is raised when it finds nothing."""
         deadline = time.monotonic() + 300
         while True:
             try:
-                return self._request("POST", "/api/v2/backfills", body)
+                return self._request("POST", path, body)
             except AirflowError as exc:
                 if "-> 409" in str(exc):
-                    active = self._active_backfill(dag_id, from_date, to_date)
-                    if active is not None:
-                        return active
+                    found = on_conflict()
+                    if found is not None:
+                        return found
                     raise
-                # 500: the same lock hit the audit-log insert after the API's own handler
                 if not _contention(exc) or time.monotonic() > deadline:
                     raise
             except (TimeoutError, ConnectionError, urllib.error.URLError):
