@@ -401,3 +401,11 @@ def test_prefect_deploy_command_and_luigi_config_work_natively(services, tmp_pat
     cfg = (tmp_path / "state" / "luigi" / "luigi.cfg").read_text()
     assert "metrics_collector = prometheus" in cfg
     assert "record_task_history = true" in cfg
+
+
+def test_postgres_drivers_come_from_the_locks():
+    """Images are their lock and nothing else: the metadata drivers are locked, not added."""
+    assert 'name = "psycopg2-binary"' in (PROJECT_ROOT / "airflow_impl/uv.lock").read_text()
+    assert 'name = "dagster-postgres"' in (PROJECT_ROOT / "dagster_impl/uv.lock").read_text()
+    for dockerfile in DOCKER.glob("*/Dockerfile"):
+        assert "uv pip install" not in dockerfile.read_text(), dockerfile
