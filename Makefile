@@ -20,7 +20,7 @@ help:
 	@echo "make setup   install what is missing: uv, Java 17, the five environments"
 	@echo "make ui      the four orchestrators' UIs over the demo's and benchmark's runs (docs/ui.md)"
 	@echo "make ui-check  screenshots of the four UIs into the latest report"
-	@echo "make bench-quick / make bench   the benchmark (about 10 / 45 minutes)"
+	@echo "make bench-quick / make bench   the benchmark (quick preset / full preset)"
 	@echo "make exercise N / exercise-reset N   check / restart course exercise N (exercises/)"
 	@echo "make env     .env with generated secrets for docker-compose.yml (docs/scale-out.md)"
 	@echo "make down    stop everything the workbench started"
@@ -40,7 +40,7 @@ demo: setup
 	@$(WB) backfill --pipeline lead_scoring_mlops --start $(DEMO_START) --end $(DEMO_END) \
 	    --scale $(SCALE) --spark-mode connect --parallelism 1
 	@$(WB) ledger --namespace direct
-	@echo "== the quick benchmark: the four orchestrators side by side (about 10 minutes)"
+	@echo "== the quick benchmark: the four orchestrators side by side (this takes a while)"
 	@$(WB) bench --preset quick; rc=$$?; $(WB) spark stop; \
 	  echo "Lake: $(CURDIR)/lake   ledger: $(CURDIR)/.workbench/ledger.jsonl"; \
 	  echo "Report: $(CURDIR)/reports/latest/report.html   (make ui: the four UIs over these runs)"; \
