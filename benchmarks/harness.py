@@ -3,8 +3,8 @@
 Scenarios (see DESIGN.md): happy path with the orchestrator's floor, retries (transient,
 crash, hang, permanent), backfill (from empty, re-run, one bad day), observability probes.
 Fairness: one orchestrator's services at a time (plus the shared Spark Connect server),
-repetitions interleaved (A B C D A B C D), the first repetition of each a warm-up that is not
-counted; medians with min and max. Every figure comes from the run ledger or the
+repetitions interleaved (A B C D A B C D), each orchestrator's first run a warm-up on the
+services of its first round that is not counted; medians with min and max. Every figure comes from the run ledger or the
 orchestrator's own records, read back through its adapter.
 """
 
@@ -20,6 +20,7 @@ import subprocess
 import threading
 import time
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -37,7 +38,7 @@ from pipelines_core.spark import connect_server_status
 from pipelines_core.spec import get_pipeline, retry_policy
 from pipelines_core.verify import output_checksums
 
-SCHEMA_VERSION = "1.1.0"
+SCHEMA_VERSION = "1.2.0"
 ADAPTERS = {
     "direct": "benchmarks.adapters.direct",
     "airflow": "benchmarks.adapters.airflow",
@@ -53,7 +54,9 @@ BENCH_RETRY = {"retries": 2, "retry_base_delay_s": 1.0, "retry_backoff_factor": 
 RETRY_FAULTS: dict[str, tuple[str, dict[str, Any]]] = {
     "transient": ("gold_summary", {"kind": "raise", "times": 2}),
     "crash": ("ingest_cdc", {"kind": "crash", "times": 1}),
-    "hang": ("daily_report", {"kind": "hang", "times": 1}),
+    # Past the timeout by 10 s: where the orchestrator has no timeout the attempt ends itself.
+    "hang": ("daily_report", {"kind": "hang", "times": 1,
+                              "hang_s": BENCH_RETRY["step_timeout_s"] + 10}),
     "permanent": ("ingest_cdc", {"kind": "permanent"}),
 }
 NOT_SUPPORTED = "not supported"
@@ -76,6 +79,7 @@ class BenchPlan:
     retry_start: date = date(2026, 11, 16)
     backfill_start: date = date(2026, 10, 5)
     bad_range_start: date = date(2026, 10, 20)
+    bad_range_days: int = 3  # the second is the bad one
     run_timeout_s: float = 900.0
     # A subset runs faster (the happy path with its floor always runs: it warms up and is the
     # baseline); retries can be narrowed to some fault kinds.
@@ -85,6 +89,8 @@ class BenchPlan:
     def __post_init__(self) -> None:
         unknown = [s for s in self.scenarios if s not in SCENARIOS]
         unknown += [k for k in self.retry_kinds if k not in RETRY_FAULTS]
+        if self.bad_range_days < 2:
+            raise ValueError("the bad-day range needs at least 2 days: a good one and the bad")
         if unknown:
             raise ValueError(f"unknown scenario(s) {', '.join(unknown)}; known: "
                              f"{', '.join(SCENARIOS)} and retry kinds {', '.join(RETRY_FAULTS)}")
@@ -92,7 +98,8 @@ class BenchPlan:
     @classmethod
     def preset(cls, name: str, orchestrators: list[str]) -> "BenchPlan":
         if name == "quick":
-            return cls(orchestrators, scale=2_000, repetitions=1, backfill_days=3)
+            return cls(orchestrators, scale=2_000, repetitions=1, backfill_days=3,
+                       bad_range_days=2)
         if name == "full":
             return cls(orchestrators, scale=20_000, repetitions=3, backfill_days=7)
         raise ValueError(f"unknown preset {name!r}")
@@ -101,7 +108,7 @@ class BenchPlan:
         return [self.happy_start + timedelta(days=n) for n in range(self.repetitions + 1)]
 
     def floor_dates(self) -> list[date]:
-        return [self.floor_start + timedelta(days=n) for n in range(self.repetitions + 1)]
+        return [self.floor_start + timedelta(days=n) for n in range(self.repetitions)]
 
     def retry_dates(self) -> dict[str, date]:
         return {k: self.retry_start + timedelta(days=n) for n, k in enumerate(RETRY_FAULTS)
@@ -112,7 +119,8 @@ class BenchPlan:
                           self.backfill_start + timedelta(days=self.backfill_days - 1))
 
     def bad_range(self) -> tuple[list[date], date]:
-        days = date_range(self.bad_range_start, self.bad_range_start + timedelta(days=2))
+        days = date_range(self.bad_range_start,
+                          self.bad_range_start + timedelta(days=self.bad_range_days - 1))
         return days, days[1]
 
     def all_data_dates(self) -> list[date]:
@@ -250,15 +258,18 @@ class Harness:
             self.progress(f"data for {n} ({self.plan.scale:,} rows/day)")
             self.prepare_data(a)
         names = [n for n in names if n in adapters]
-        rounds = self.plan.repetitions + 1
+        rounds = self.plan.repetitions
         for rep, name in interleaved(names, rounds):
             adapter = adapters[name]
             sampler.phase = name
             self.progress(f"round {rep + 1}/{rounds}: {name}")
             try:
                 adapter.start()
-                per[name]["happy"].append(self._happy(adapter, self.plan.happy_dates()[rep], rep))
-                floor = self._floor(adapter, self.plan.floor_dates()[rep], rep)
+                if rep == 0:  # the warm-up, on the services of the first round
+                    per[name]["happy"].append(self._happy(adapter, self.plan.happy_dates()[0], 0))
+                per[name]["happy"].append(
+                    self._happy(adapter, self.plan.happy_dates()[rep + 1], rep + 1))
+                floor = self._floor(adapter, self.plan.floor_dates()[rep], rep + 1)
                 per[name]["floor"].append(floor)
                 if floor["state"] != "success":  # a failed floor run measures nothing
                     per[name]["errors"].append(f"floor run of {floor['date']} ended "
@@ -296,19 +307,40 @@ class Harness:
 
     def _floor(self, adapter: Adapter, day: date, rep: int) -> dict[str, Any]:
         run, t0, wall = self._timed_run(adapter, day, env={"WORKBENCH_NOOP": "true"})
-        return {"repetition": rep, "warmup": rep == 0, "date": day.isoformat(),
+        return {"repetition": rep, "warmup": False, "date": day.isoformat(),
                 "state": run.state, "wall_s": round(wall, 3)}
 
     def _retries(self, adapter: Adapter) -> dict[str, Any]:
+        """The four fault kinds, each on its own date, ``parallelism`` runs at a time (the
+        hang first, as it lasts longest), under one plan in which each fault names its date."""
         policy = retry_policy(get_pipeline(PIPELINE), adapter.config)
+        dates = self.plan.retry_dates()
+        kinds = sorted(dates, key=lambda k: RETRY_FAULTS[k][1]["kind"] != "hang")
+        alerts_before = {k: len(read_alerts(adapter.config, kind="failure",
+                                            orchestrator=adapter.name,
+                                            date=dates[k].isoformat())) for k in kinds}
+        env = faults_mod.plan_to_env(faults_mod.merge_plans(
+            {dates[k].isoformat(): {RETRY_FAULTS[k][0]: RETRY_FAULTS[k][1]} for k in kinds}))
+        self.progress(f"  retries ({', '.join(kinds)}) on {adapter.name}, "
+                      f"{self.plan.parallelism} at a time")
+        t0 = time.time()
+        timed: dict[str, tuple[RunView, float]] = {}
+
+        def one(kind: str) -> None:
+            started = time.time()
+            run = adapter.run_date(PIPELINE, dates[kind], env=env,
+                                   timeout_s=self.plan.run_timeout_s)
+            timed[kind] = (run, time.time() - started)
+
+        with ThreadPoolExecutor(self.plan.parallelism) as pool:
+            for future in [pool.submit(one, k) for k in kinds]:
+                future.result()
         out = {}
-        for kind, day in self.plan.retry_dates().items():
-            step, fault = RETRY_FAULTS[kind]
-            self.progress(f"  retries/{kind} on {adapter.name}")
-            alerts_before = len(read_alerts(adapter.config, kind="failure",
-                                             orchestrator=adapter.name, date=day.isoformat()))
-            env = faults_mod.plan_to_env({step: fault})
-            run, t0, wall = self._timed_run(adapter, day, env=env)
+        for kind in RETRY_FAULTS:
+            if kind not in dates:
+                continue
+            day, (step, fault) = dates[kind], RETRY_FAULTS[kind]
+            run, wall = timed[kind]
             truth = [a for a in ledger_attempts(adapter.config, adapter.config.namespace, day, t0)
                      if a.step == step]
             view = run.step(step)
@@ -337,7 +369,8 @@ class Harness:
                 "delays_configured_s": policy.delays()[:max(len(truth) - 1, 0)],
                 "recovery_s": recovery, "wall_s": round(wall, 3),
                 "downstream_skipped": not ran_downstream if run.state != "success" else None,
-                "alert_delivered": len(alerts) > alerts_before,
+                "alert_delivered": len(alerts) > alerts_before[kind],
+                "runs_at_once": self.plan.parallelism,
                 "run": run.to_dict(),
             }
         return out
@@ -470,7 +503,10 @@ class PhaseSampler(threading.Thread):
 
     def run(self) -> None:
         while not self._halt.is_set():
-            rss = self.sample()
+            try:
+                rss = self.sample()
+            except OSError:  # a process of the tree ended while it was read: sample again
+                rss = 0
             self.peak = max(self.peak, rss)
             self.peaks[self.phase] = max(self.peaks.get(self.phase, 0), rss)
             self._halt.wait(self.every_s)

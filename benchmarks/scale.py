@@ -28,11 +28,16 @@ from pipelines_core.spark import connect_server_status, start_connect_server, st
 
 
 def _children(pid: int) -> list[int]:
+    """The children of ``pid``; none when it has just ended (its /proc entry is gone)."""
     out = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return out
+    for task in tasks:
         try:
             out += [int(c) for c in (task / "children").read_text().split()]
-        except OSError:
+        except (OSError, ValueError):
             pass
     return out
 

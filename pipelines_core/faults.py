@@ -1,7 +1,10 @@
 """Fault injection: make a named step fail its first K attempts, the same way on every orchestrator.
 
-A plan maps step names to a fault: ``{"ingest_cdc": {"kind": "raise", "times": 2}}``. It comes
-from ``WORKBENCH_FAULTS`` (inline JSON, or the path of a JSON file). Kinds:
+A plan maps step names to a fault: ``{"ingest_cdc": {"kind": "raise", "times": 2}}``, or to a
+list of faults each limited to its ``dates`` (so that one plan serves runs of several dates at
+once: ``{"ingest_cdc": [{"kind": "crash", "dates": ["2026-11-17"]}, {"kind": "permanent",
+"dates": ["2026-11-19"]}]}``); for a date, the first fault that applies to it counts. It
+comes from ``WORKBENCH_FAULTS`` (inline JSON, or the path of a JSON file). Kinds:
 
 - ``raise``: the attempt raises ``InjectedFault``;
 - ``crash``: the attempt kills its own process with SIGKILL after staging its output and
@@ -45,8 +48,9 @@ class Fault:
         return not self.dates or date in self.dates
 
 
-def parse_plan(data: Mapping[str, Any] | str | None) -> dict[str, Fault]:
-    """A plan from a mapping, inline JSON, or the path of a JSON file.
+def parse_plan(data: Mapping[str, Any] | str | None) -> dict[str, tuple[Fault, ...]]:
+    """A plan from a mapping, inline JSON, or the path of a JSON file: the faults of each
+    step, in order.
 
     Raises:
         ConfigError: unknown kind, bad count, unreadable file, invalid JSON.
@@ -65,17 +69,34 @@ def parse_plan(data: Mapping[str, Any] | str | None) -> dict[str, Fault]:
         except json.JSONDecodeError as exc:
             raise ConfigError(f"fault plan is not valid JSON: {exc}") from None
     plan = {}
-    for step, spec in data.items():
-        kind = spec.get("kind")
-        if kind not in FAULT_KINDS:
-            raise ConfigError(f"fault for step {step!r}: kind {kind!r} is not one of "
-                              f"{', '.join(FAULT_KINDS)}")
-        times = spec.get("times", 1)
-        if not isinstance(times, int) or times < 0:
-            raise ConfigError(f"fault for step {step!r}: times must be a whole number >= 0")
-        plan[step] = Fault(step=step, kind=kind, times=times,
-                           dates=tuple(spec.get("dates", ())), hang_s=spec.get("hang_s"))
+    for step, specs in data.items():
+        specs = specs if isinstance(specs, list) else [specs]
+        plan[step] = tuple(_parse_fault(step, spec) for spec in specs)
     return plan
+
+
+def _parse_fault(step: str, spec: Any) -> Fault:
+    if not isinstance(spec, Mapping):
+        raise ConfigError(f"fault for step {step!r} must be an object or a list of objects")
+    kind = spec.get("kind")
+    if kind not in FAULT_KINDS:
+        raise ConfigError(f"fault for step {step!r}: kind {kind!r} is not one of "
+                          f"{', '.join(FAULT_KINDS)}")
+    times = spec.get("times", 1)
+    if not isinstance(times, int) or times < 0:
+        raise ConfigError(f"fault for step {step!r}: times must be a whole number >= 0")
+    return Fault(step=step, kind=kind, times=times, dates=tuple(spec.get("dates", ())),
+                 hang_s=spec.get("hang_s"))
+
+
+def merge_plans(plans: Mapping[str, Mapping[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """One plan from several, each limited to its own date: ``{date: {step: fault}}`` ->
+    ``{step: [fault + {"dates": [date]}, ...]}``, for runs of those dates going on at once."""
+    merged: dict[str, list[dict[str, Any]]] = {}
+    for day, plan in plans.items():
+        for step, fault in plan.items():
+            merged.setdefault(step, []).append({**fault, "dates": [day]})
+    return merged
 
 
 def plan_to_env(plan: Mapping[str, Any]) -> dict[str, str]:
@@ -83,7 +104,7 @@ def plan_to_env(plan: Mapping[str, Any]) -> dict[str, str]:
     return {ENV_VAR: json.dumps(plan)}
 
 
-def load_plan(env: Mapping[str, str] | None = None) -> dict[str, Fault]:
+def load_plan(env: Mapping[str, str] | None = None) -> dict[str, tuple[Fault, ...]]:
     env = os.environ if env is None else env
     return parse_plan(env.get(ENV_VAR))
 
@@ -130,12 +151,12 @@ class FaultDecision:
             os.kill(os.getpid(), signal.SIGKILL)
 
 
-def decide(plan: Mapping[str, Fault], *, state_dir: Path, namespace: str, pipeline: str,
+def decide(plan: Mapping[str, tuple[Fault, ...]], *, state_dir: Path, namespace: str, pipeline: str,
            step: str, date: str, map_key: str | None, timeout_s: float) -> FaultDecision:
     """Count this attempt and say which fault, if any, it suffers. Raises for ``raise`` and
     ``permanent``; sleeps for ``hang``; leaves ``crash`` to the write path."""
-    fault = plan.get(step)
-    if fault is None or not fault.applies_to(date):
+    fault = next((f for f in plan.get(step, ()) if f.applies_to(date)), None)
+    if fault is None:
         return FaultDecision()
     seen = next_attempt_count(state_dir, (namespace, pipeline, step, date, map_key or "-"))
     if fault.kind != "permanent" and seen > fault.times:

@@ -55,6 +55,24 @@ def test_fault_limited_to_dates_and_map_keys_counted_apart(tmp_path):
         faults.decide(plan, date="2026-11-02", map_key="emea", **kw)
 
 
+def test_merged_plan_gives_each_date_its_own_fault(tmp_path):
+    plan = faults.parse_plan(json.dumps(faults.merge_plans({
+        "2026-11-17": {"s": {"kind": "crash", "times": 1}},
+        "2026-11-19": {"s": {"kind": "permanent"}},
+        "2026-11-16": {"t": {"kind": "raise", "times": 2}}})))
+    kw = dict(state_dir=tmp_path, namespace="n", pipeline="p", map_key=None, timeout_s=1)
+    assert faults.decide(plan, step="s", date="2026-11-17", **kw).kind == "crash"
+    assert faults.decide(plan, step="s", date="2026-11-17", **kw).kind is None  # once only
+    for _ in range(3):
+        with pytest.raises(InjectedFault, match="permanent"):
+            faults.decide(plan, step="s", date="2026-11-19", **kw)
+    with pytest.raises(InjectedFault, match="raise fault in t"):
+        faults.decide(plan, step="t", date="2026-11-16", **kw)
+    # A date no fault names runs clean, on every step.
+    assert faults.decide(plan, step="s", date="2026-11-16", **kw).kind is None
+    assert faults.decide(plan, step="t", date="2026-11-17", **kw).seen == 0
+
+
 def test_crash_decision_is_deferred_to_the_write(tmp_path):
     plan = faults.parse_plan('{"s": {"kind": "crash", "times": 1}}')
     d = faults.decide(plan, state_dir=tmp_path, namespace="n", pipeline="p", step="s",
@@ -67,6 +85,7 @@ def test_crash_decision_is_deferred_to_the_write(tmp_path):
     ('{"s": {"kind": "raise", "times": -1}}', "times"),
     ("{not json", "not valid JSON"),
     ("/no/such/plan.json", "does not exist"),
+    ('{"s": [{"kind": "raise"}, 3]}', "object or a list"),
 ])
 def test_bad_plans_are_rejected(plan, needle):
     with pytest.raises(ConfigError, match=needle):

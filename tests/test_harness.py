@@ -72,6 +72,12 @@ def test_every_scenario_is_measured_for_the_baseline(bench):
     assert r["permanent"]["attempts_truth"] == 3
     assert r["permanent"]["downstream_skipped"] is True
     assert r["permanent"]["alert_delivered"] is True
+    # The fault runs go two at a time under one plan: the hang's run overlaps another one,
+    # and each fault still hit only its own date.
+    hang, others = r["hang"]["run"], [r[k]["run"] for k in ("transient", "crash", "permanent")]
+    assert any(o["start"] < hang["end"] and hang["start"] < (o["end"] or hang["end"])
+               for o in others)
+    assert {r[k]["runs_at_once"] for k in r} == {2}
     b = d["scenarios"]["backfill"]
     assert b["states"] == ["success", "success"] and b["identical_to_direct"] is True
     assert b["rerun_steps_executed"] == 2 * 11  # the direct runner skips nothing

@@ -17,9 +17,9 @@ from airflow.sdk import PokeReturnValue, TriggerRule, dag, get_current_context, 
 
 from pipelines_core.spec import get_pipeline
 from pipelines_core.steps.etl import export_partition, export_ready, regions
-from workbench_airflow import (GOLD_SUMMARY, SILVER_CUSTOMERS, data_date, deadline,
-                               default_args, emit_partition, publish_quality_checks, run,
-                               start_date, step_args, workbench_config)
+from workbench_airflow import (GOLD_SUMMARY, RUN_PARAMS, SILVER_CUSTOMERS, data_date,
+                               deadline, default_args, emit_partition, publish_quality_checks,
+                               run, run_config, start_date, step_args, workbench_config)
 
 SPEC = get_pipeline("customer_daily_etl")
 CONFIG = workbench_config()
@@ -34,6 +34,7 @@ CONFIG = workbench_config()
     catchup=SPEC.catchup,
     max_active_runs=4,
     default_args=default_args(SPEC, CONFIG),
+    params=RUN_PARAMS,
     tags=[*SPEC.tags, "workbench"],
     deadline=deadline(SPEC),
 )
@@ -41,8 +42,9 @@ def customer_daily_etl():
     @task.sensor(**step_args(SPEC, "wait_for_export"), mode="reschedule",
                  poke_interval=CONFIG.sensor_poke_s, timeout=CONFIG.sensor_timeout_s)
     def wait_for_export() -> PokeReturnValue:
-        day = data_date(get_current_context())
-        return PokeReturnValue(is_done=export_ready(CONFIG, day),
+        context = get_current_context()
+        day = data_date(context)
+        return PokeReturnValue(is_done=export_ready(run_config(context), day),
                                xcom_value=str(export_partition(CONFIG, day).path))
 
     @task(**step_args(SPEC, "ingest_cdc"), outlets=[SILVER_CUSTOMERS])

@@ -17,8 +17,9 @@ from __future__ import annotations
 from airflow.sdk import dag, task
 
 from pipelines_core.spec import get_pipeline
-from workbench_airflow import (deadline, default_args, run, silver_customers_schedule,
-                               start_date, step_args, workbench_config)
+from workbench_airflow import (RUN_PARAMS, deadline, default_args, run,
+                               silver_customers_schedule, start_date, step_args,
+                               workbench_config)
 
 SPEC = get_pipeline("lead_scoring_mlops")
 CONFIG = workbench_config()
@@ -33,6 +34,7 @@ CONFIG = workbench_config()
     catchup=SPEC.catchup,
     max_active_runs=2,
     default_args=default_args(SPEC, CONFIG),
+    params=RUN_PARAMS,
     tags=[*SPEC.tags, "workbench"],
     deadline=deadline(SPEC),
 )

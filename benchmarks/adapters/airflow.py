@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from datetime import date as Date
 from datetime import datetime, timezone
@@ -40,6 +41,10 @@ STATES = {"success": "success", "failed": "failed", "skipped": "skipped",
           "upstream_failed": "upstream_failed", "up_for_retry": "failed",
           "running": "running", "queued": "running", "scheduled": "running",
           "up_for_reschedule": "running", "deferred": "running", "restarting": "running"}
+# Settings that change per run without a restart: the fault plan (a file the tasks read) and
+# the floor switch (the DAGs' ``noop`` run parameter). Anything else in a run's ``env``
+# restarts the services with it.
+PER_RUN = ("WORKBENCH_FAULTS", "WORKBENCH_NOOP")
 RUN_STATES = {"success": "success", "failed": "failed", "running": "running",
               "queued": "queued"}
 
@@ -87,11 +92,12 @@ class AirflowAdapter(Adapter):
         self.metrics = StatsdListener()
         self.metrics_since: str | None = None  # when the listener first listened
         self._env: dict[str, str] = {}
+        self._lock = threading.Lock()
 
     # --- lifecycle -------------------------------------------------------------------------
 
     def _task_env(self, env: dict[str, str] | None) -> dict[str, str]:
-        extra = {k: v for k, v in (env or {}).items() if k != "WORKBENCH_FAULTS"}
+        extra = {k: v for k, v in (env or {}).items() if k not in PER_RUN}
         return {**self.config.to_env(), **self.task_env, **extra,
                 "WORKBENCH_FAULTS": str(self.fault_file),
                 "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": str(self.asset_triggers)}
@@ -119,16 +125,27 @@ class AirflowAdapter(Adapter):
 
     def _prepare(self, pipeline: str, env: dict[str, str] | None) -> AirflowServer:
         """Start (or restart, when the tasks' environment changes), write the fault plan,
-        unpause the DAG."""
-        self.start(env)
-        plan = (env or {}).get("WORKBENCH_FAULTS") or "{}"
-        if not plan.lstrip().startswith("{"):
-            with open(plan) as f:
-                plan = f.read()
-        self.fault_file.write_text(plan)
-        assert self.server is not None
-        self.server.unpause(pipeline)
-        return self.server
+        unpause the DAG. Runs going on at once share the plan: each fault names its date."""
+        with self._lock:
+            self.start(env)
+            plan = (env or {}).get("WORKBENCH_FAULTS") or "{}"
+            if not plan.lstrip().startswith("{"):
+                with open(plan) as f:
+                    plan = f.read()
+            if not self.fault_file.exists() or self.fault_file.read_text() != plan:
+                # Atomically: a task of a running run may read it at any moment.
+                tmp = self.fault_file.with_suffix(".tmp")
+                tmp.write_text(plan)
+                tmp.replace(self.fault_file)
+            assert self.server is not None
+            self.server.unpause(pipeline)
+            return self.server
+
+    @staticmethod
+    def _conf(env: dict[str, str] | None) -> dict[str, Any]:
+        """The run's ``conf``: the DAG's ``noop`` parameter from ``WORKBENCH_NOOP``."""
+        noop = (env or {}).get("WORKBENCH_NOOP", "").lower() in ("1", "true", "yes")
+        return {"noop": True} if noop else {}
 
     # --- runs ------------------------------------------------------------------------------
 
@@ -143,7 +160,7 @@ class AirflowAdapter(Adapter):
         server = self._prepare(pipeline, env)
         self._delete_runs_at(server, pipeline, [day])
         run_id = f"workbench__{day.isoformat()}__{time.time_ns()}"
-        server.trigger(pipeline, logical_date(day), run_id=run_id)
+        server.trigger(pipeline, logical_date(day), conf=self._conf(env), run_id=run_id)
         server.wait_for_runs(pipeline, [run_id], timeout_s)
         return self._run_view(pipeline, server.dag_run(pipeline, run_id))
 
@@ -175,7 +192,7 @@ class AirflowAdapter(Adapter):
         # that day only, and an immediate re-run of a good range runs nothing).
         backfill = server.create_backfill(
             pipeline, f"{start.isoformat()}T00:00:00Z", logical_date(end),
-            max_active_runs=parallelism, reprocess_behavior="failed")
+            max_active_runs=parallelism, reprocess_behavior="failed", conf=self._conf(env))
         deadline = time.monotonic() + timeout_s
         while True:
             state = server.get(f"/api/v2/backfills/{backfill['id']}")

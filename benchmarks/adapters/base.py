@@ -112,7 +112,9 @@ class Adapter(abc.ABC):
                  timeout_s: float = 900) -> RunView:
         """Run ``pipeline`` for ``day`` to its end and return the orchestrator's record of it.
 
-        ``env`` carries extra environment for the tasks (a fault plan).
+        ``env`` carries extra environment for the tasks (a fault plan, the floor switch).
+        The harness calls it from several threads at once for runs of different dates
+        (the retry scenarios), all with the same ``env``.
         """
 
     @abc.abstractmethod

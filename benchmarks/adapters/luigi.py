@@ -21,6 +21,7 @@ import json
 import os
 import re
 import subprocess
+import threading
 import time
 from collections import defaultdict
 from datetime import date as Date
@@ -84,6 +85,7 @@ class LuigiAdapter(Adapter):
         self.root = self.config.state_dir / "luigi"
         self.port = port or int(os.environ.get("WORKBENCH_LUIGID_PORT", DEFAULT_PORT))
         self.url: str | None = None
+        self._runs_lock = threading.Lock()
 
     # --- services -------------------------------------------------------------------------
     def _impl(self, args: list[str], env: dict[str, str] | None = None,
@@ -201,7 +203,7 @@ class LuigiAdapter(Adapter):
                        "log": None}
         summary.update(args=args, re_enabled=re_enabled)
         self.root.mkdir(parents=True, exist_ok=True)
-        with (self.root / "runs.jsonl").open("a") as fh:
+        with self._runs_lock, (self.root / "runs.jsonl").open("a") as fh:  # runs at once
             fh.write(json.dumps(summary, default=str) + "\n")
         return summary
 

@@ -67,7 +67,9 @@ def run_core_step(context: Any, workbench: WorkbenchResource, spark: SparkResour
     A failure propagates, so Dagster's retry policy and failure handling take over.
     """
     config = workbench.load()
-    if config.spark_mode != "local":  # attach early: a missing server fails with one clear line
+    # Attach early: a missing server fails with one clear line. A floor run (noop) touches no
+    # data, so it does not pay for a session either.
+    if config.spark_mode != "local" and not config.noop:
         spark.session(config)
     return run_step(pipeline, step, parse_date(context.partition_key), config=config,
                     attempt=context.retry_number + 1, map_key=map_key, inputs=inputs,

@@ -13,8 +13,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from airflow.sdk import (Asset, AsyncCallback, DeadlineAlert, DeadlineReference,
-                         ExceptionRetryPolicy, PartitionedAssetTimetable, RetryAction, RetryRule,
-                         get_current_context)
+                         ExceptionRetryPolicy, Param, PartitionedAssetTimetable, RetryAction,
+                         RetryRule, get_current_context)
 
 from pipelines_core import lake
 from pipelines_core.alerts import send_alert
@@ -59,6 +59,14 @@ def workbench_config() -> WorkbenchConfig:
     if not os.environ.get("WORKBENCH_NAMESPACE"):
         config = config.replace(namespace=ORCHESTRATOR)
     return config.replace(orchestrator=ORCHESTRATOR)
+
+
+# Run parameters (the trigger form in the UI, ``conf`` through the API). ``noop`` runs the same
+# graph with every step returning at once: the orchestrator's own floor, without restarting
+# anything to change the tasks' environment.
+RUN_PARAMS = {"noop": Param(False, type="boolean",
+                            description="Every step records its attempt and returns at once "
+                                        "(measures Airflow's own cost of the graph).")}
 
 
 def default_args(spec: PipelineSpec, config: WorkbenchConfig) -> dict[str, Any]:
@@ -124,11 +132,19 @@ def data_date(context: Any) -> Date:
                      "and no conf['date']")
 
 
+def run_config(context: Any) -> WorkbenchConfig:
+    """The configuration of this run: the process's, with the run's ``noop`` parameter."""
+    config = workbench_config()
+    if (context.get("params") or {}).get("noop"):
+        config = config.replace(noop=True)
+    return config
+
+
 def run(spec: PipelineSpec, step: str, *, map_key: str | None = None,
         inputs: dict[str, Any] | None = None) -> dict[str, Any]:
     """Run one attempt of ``step`` through the core, with Airflow's date and try number."""
     context = get_current_context()
-    return run_step(spec, step, data_date(context), config=workbench_config(),
+    return run_step(spec, step, data_date(context), config=run_config(context),
                     attempt=context["ti"].try_number, map_key=map_key, inputs=inputs,
                     orchestrator=ORCHESTRATOR)
 
