@@ -88,6 +88,22 @@ def swap_in(part: Partition, version: Path) -> Path:
     return part.path
 
 
+def drop_partition(part: Partition) -> bool:
+    """Remove ``part`` and its versions, as if it had never been written. True if it existed."""
+    existed = part.path.exists() or part.path.is_symlink()
+    if part.path.is_symlink():
+        part.path.unlink()
+    elif part.path.exists():
+        shutil.rmtree(part.path)
+    shutil.rmtree(part.versions_path, ignore_errors=True)
+    if part.key:  # ``date=<d>/region=<r>``: the date folder goes once it is empty
+        try:
+            part.path.parent.rmdir()
+        except OSError:
+            pass
+    return existed
+
+
 def write_parquet(df: Any, part: Partition) -> Path:
     """Write a Spark DataFrame as ``part``, atomically."""
     version = new_version(part)

@@ -67,10 +67,9 @@ def run_core_step(context: Any, workbench: WorkbenchResource, spark: SparkResour
     A failure propagates, so Dagster's retry policy and failure handling take over.
     """
     config = workbench.load()
-    # Attach early: a missing server fails with one clear line. A floor run (noop) touches no
-    # data, so it does not pay for a session either.
-    if config.spark_mode != "local" and not config.noop:
-        spark.session(config)
+    # The core opens its Spark session lazily, inside the attempt, from the same provider
+    # ``spark`` wraps: so the step Dagster times is the attempt the ledger times, and a floor
+    # run (noop), which touches no data, opens none.
     return run_step(pipeline, step, parse_date(context.partition_key), config=config,
                     attempt=context.retry_number + 1, map_key=map_key, inputs=inputs,
                     orchestrator=ORCHESTRATOR)
