@@ -65,7 +65,9 @@ class AirflowAdapter(Adapter):
             "retry_jitter": "deterministic: a hash of dag, task, date and try adds up to one "
                             "more base delay; not configurable",
             "backfill": "POST /api/v2/backfills, run by the scheduler, max_active_runs bounds "
-                        "parallelism",
+                        "parallelism; the scheduler marks a backfill complete on a fixed 30 s "
+                        "timer, so one ends up to 30 s after its last run (and the next "
+                        "backfill of the DAG waits for that)",
             "metrics_endpoint": "pushed with statsd (or OpenTelemetry) to a collector, here a "
                                 "UDP listener of the adapter; no endpoint to scrape",
             "gates": "an ExceptionRetryPolicy fails a gate at once (no retry of a verdict)",
