@@ -31,7 +31,6 @@ from pipelines_core.steps.etl import export_ready
 
 from workbench_dagster.common import DAILY, ETL, ML, max_runtime_s
 from workbench_dagster.resources import ORCHESTRATOR, WorkbenchResource
-from workbench_dagster.services import MULTIPROCESS
 from workbench_dagster.stepnames import error_message, parse_step_key
 
 
@@ -39,7 +38,7 @@ def _job(pipeline: str):
     spec = get_pipeline(pipeline)
     return define_asset_job(
         pipeline, selection=AssetSelection.groups(pipeline),
-        description=spec.description, config=MULTIPROCESS,
+        description=spec.description,
         tags={"dagster/max_runtime": max_runtime_s(pipeline),
               **{f"workbench/{t}": "" for t in spec.tags}})
 
