@@ -3,9 +3,9 @@
 Scenarios (see DESIGN.md): happy path with the orchestrator's floor, retries (transient,
 crash, hang, permanent), backfill (from empty, re-run, one bad day), observability probes.
 Fairness: one orchestrator's services at a time (plus the shared Spark Connect server),
-repetitions interleaved (A B C D A B C D), each orchestrator's first run a warm-up on the
-services of its first round that is not counted; medians with min and max. Every figure comes from the run ledger or the
-orchestrator's own records, read back through its adapter.
+repetitions interleaved (A B C D A B C D), each orchestrator's first run an uncounted warm-up
+on its first round's services; medians with min and max. Every figure comes from the run
+ledger or the orchestrator's own records, read back through its adapter.
 """
 
 from __future__ import annotations
