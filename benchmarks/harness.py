@@ -128,6 +128,19 @@ class BenchPlan:
                 + self.bad_range()[0])
 
 
+def _export_key(config: WorkbenchConfig, bad: bool) -> str:
+    return f"scale={config.scale} seed={config.seed} bad={bad}"
+
+
+def _exports_written(config: WorkbenchConfig) -> dict[str, str]:
+    """``{date: key}`` of the exports the benchmark wrote in ``config``'s namespace."""
+    path = config.state_dir / "bench" / f"exports-{config.namespace}.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
 def interleaved(names: list[str], rounds: int) -> list[tuple[int, str]]:
     """A B C D A B C D: every round visits every orchestrator once, in the same order."""
     return [(r, n) for r in range(rounds) for n in names]
@@ -216,12 +229,27 @@ class Harness:
         return self.config.replace(scale=self.plan.scale, spark_mode="connect", **BENCH_RETRY)
 
     def prepare_data(self, adapter: Adapter) -> None:
-        """Bronze exports for every date the scenarios use, in the adapter's namespace."""
+        """Bronze exports for every date the scenarios use, in the adapter's namespace, at
+        the plan's scale: an export an earlier benchmark wrote at another scale or seed is
+        written again (the benchmark's own record of what it wrote says which)."""
         cfg = adapter.config
         bad = self.plan.bad_range()[1]
+        written = _exports_written(cfg)
         for day in self.plan.all_data_dates():
-            if not (cfg.namespace_root() / f"bronze/customers_cdc/date={day}/_SUCCESS").exists():
-                write_customer_export(cfg.replace(bad_days=(bad,)), day)
+            done = (cfg.namespace_root() / f"bronze/customers_cdc/date={day}/_SUCCESS").exists()
+            if not done or written.get(day.isoformat()) != _export_key(cfg, day == bad):
+                self._export(cfg, day, bad=day == bad)
+
+    @staticmethod
+    def _export(cfg: WorkbenchConfig, day: date, *, bad: bool) -> None:
+        """Write the bronze export of ``day`` (a bad one if ``bad``) and record what it is."""
+        write_customer_export(cfg.replace(bad_days=(day,) if bad else ()), day)
+        path = cfg.state_dir / "bench" / f"exports-{cfg.namespace}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        record = {**_exports_written(cfg), day.isoformat(): _export_key(cfg, bad)}
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(record, indent=1, sort_keys=True))
+        tmp.replace(path)
 
     def run(self) -> dict[str, Any]:
         sampler = PhaseSampler(self.bench_config())
@@ -411,11 +439,11 @@ class Harness:
         days, bad = self.plan.bad_range()
         self.progress(f"  backfill with a bad day on {adapter.name}")
         # The bad export again: an earlier benchmark over the same state left the fixed one.
-        write_customer_export(adapter.config.replace(bad_days=(bad,)), bad)
+        self._export(adapter.config, bad, bad=True)
         first = adapter.backfill(PIPELINE, days[0], days[-1], parallelism=self.plan.parallelism,
                                  timeout_s=self.plan.run_timeout_s * 2)
         states = {r.date: r.state for r in first.runs}
-        write_customer_export(adapter.config, bad)  # the fix: a clean export of the bad day
+        self._export(adapter.config, bad, bad=False)  # the fix: a clean export of the bad day
         t0 = time.time()
         adapter.backfill(PIPELINE, days[0], days[-1], parallelism=self.plan.parallelism,
                          timeout_s=self.plan.run_timeout_s * 2)

@@ -173,3 +173,25 @@ def test_a_second_benchmark_over_the_same_state_is_refused(tmp_path):
     assert proc.returncode == 2
     assert f"a benchmark is already running over {tmp_path / 'state'} (pid {os.getpid()})" \
         in proc.stderr
+
+
+def test_exports_of_another_scale_are_written_again(connect_config, tmp_path):
+    """A benchmark at one scale never reuses exports an earlier one wrote at another."""
+    cfg = connect_config.replace(lake_root=tmp_path / "lake", state_dir=tmp_path / "state")
+    plan = BenchPlan(["direct"], scale=500, repetitions=1, backfill_days=2)
+    harness = Harness(cfg, plan, progress=lambda m: None)
+    adapter = load_adapter("direct", harness.bench_config())
+    day = plan.happy_dates()[0]
+    export = adapter.config.namespace_root() / f"bronze/customers_cdc/date={day}"
+
+    harness.prepare_data(adapter)
+    first = export.resolve()
+    harness.prepare_data(adapter)  # same scale: kept
+    assert export.resolve() == first
+    plan.scale = 700
+    harness.prepare_data(load_adapter("direct", harness.bench_config()))
+    assert export.resolve() != first
+    written = json.loads((cfg.state_dir / "bench" / "exports-direct.json").read_text())
+    assert written[day.isoformat()].startswith("scale=700 ")
+    bad = plan.bad_range()[1].isoformat()
+    assert written[bad].endswith("bad=True") and written[day.isoformat()].endswith("bad=False")
