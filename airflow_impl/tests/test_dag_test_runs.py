@@ -197,3 +197,20 @@ def test_failed_quality_gate_is_not_retried_and_stops_downstream(test_dags, work
         [c.split("=")[0] for c in ledger[0].error.split(": ", 2)[2].split("; ")]
     alerts = read_alerts(workbench, kind="failure", pipeline=ETL, date=BAD_DAY)
     assert [a["step"] for a in alerts] == ["quality_gate"]
+
+
+def test_noop_parameter_runs_the_floor_without_data(test_dags, workbench):
+    """``conf={"noop": true}``: the same graph, every step recorded and free, the sensor not
+    waiting for an export that does not exist, nothing written to the lake."""
+    day = "2026-10-09"  # no export was generated for it
+    dag_run = test_dags[ETL].test(logical_date=logical(day), run_conf={"noop": True})
+    assert str(dag_run.state) == "success"
+    record = airflow_record(dag_run)
+    assert record[("wait_for_export", -1)]["state"] == "success"
+    attempts = Ledger(workbench.ledger_path).read_attempts(pipeline=ETL, date=day,
+                                                           namespace=workbench.namespace)
+    assert {a.step for a in attempts} == {"ingest_cdc", "quality_gate", "gold_region_aggregates",
+                                         "gold_summary", "choose_report", "daily_report",
+                                         "notify"}
+    assert {a.status for a in attempts} == {"success"}
+    assert not lake.Partition(workbench.namespace_root(), "silver", SILVER_TABLE, day).exists()
