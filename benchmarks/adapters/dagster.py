@@ -15,7 +15,7 @@ import json
 import os
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import date as Date, datetime, timezone
 from types import ModuleType
 
 from benchmarks.adapters.base import (Adapter, AttemptView, BackfillView, Capabilities,
@@ -23,6 +23,7 @@ from benchmarks.adapters.base import (Adapter, AttemptView, BackfillView, Capabi
 from pipelines_core.config import PROJECT_ROOT
 from pipelines_core.runner import date_range
 from pipelines_core.spec import get_pipeline
+from pipelines_core.verify import output_partitions
 
 IMPL = PROJECT_ROOT / "dagster_impl"
 RUN_STATES = {"SUCCESS": "success", "FAILURE": "failed", "CANCELED": "failed",
@@ -59,8 +60,9 @@ class DagsterAdapter(Adapter):
                                   "by run monitoring in the daemon",
                "backfill": "launchPartitionBackfill; the daemon submits one run per date to "
                            "the QueuedRunCoordinator (max_concurrent_runs = parallelism); "
-                           "after a failure in the range only the failed and missing "
-                           "partitions are launched again",
+                           "only partitions that failed, never ran or whose outputs are gone "
+                           "from the lake are launched (Dagster does not skip a partition "
+                           "by itself)",
                "executor": "multiprocess (one process per step) by default; in_process "
                            "selectable per adapter"})
 
@@ -134,14 +136,15 @@ class DagsterAdapter(Adapter):
         self.start()
         days = [d.isoformat() for d in date_range(start, end)]
         t0 = time.time()
-        # After a failure in the range, only the failed and missing partitions run again
-        # (the launch dialog's "failed and missing" filter). reexecutePartitionBackfill with
-        # FROM_FAILURE would re-run only the failed gate check, which re-reads the silver
-        # partition of the bad export: a fixed export needs ingest_cdc to run again.
-        rerun = self.services.failed_and_missing(pipeline, days)
-        selected = rerun or days
-        title = (f"{pipeline} {days[0]}..{days[-1]}: failed and missing only" if rerun
-                 else f"{pipeline} {days[0]}..{days[-1]}")
+        selected = self.to_launch(pipeline, days)
+        mechanism = (f"dagster launchPartitionBackfill (daemon, "
+                     f"max_concurrent_runs={parallelism}); failed, missing and emptied "
+                     f"partitions only")
+        if not selected:  # nothing to do: the launch dialog would offer no partition
+            return BackfillView(pipeline, days, parallelism, time.time() - t0, [],
+                                mechanism=mechanism + ": none, no backfill launched")
+        title = f"{pipeline} {days[0]}..{days[-1]}" + (
+            "" if selected == days else f": {len(selected)} failed, missing or emptied")
         backfill_id = self.services.launch_backfill(pipeline, selected, self._run_config(env),
                                                     title=title)
         runs = self.services.wait_runs({"dagster/backfill": backfill_id}, len(selected),
@@ -149,11 +152,23 @@ class DagsterAdapter(Adapter):
         wall = time.time() - t0
         self.wait_failure_sensor([r["runId"] for r in runs if r["status"] == "FAILURE"])
         views = sorted((self._view(pipeline, r) for r in runs), key=lambda v: v.date)
-        mechanism = (f"dagster launchPartitionBackfill (daemon, "
-                     f"max_concurrent_runs={parallelism})")
-        if rerun:
-            mechanism += f"; failed and missing partitions only: {rerun}"
+        if selected != days:
+            mechanism += f": {selected}"
         return BackfillView(pipeline, days, parallelism, wall, views, mechanism=mechanism)
+
+    def to_launch(self, pipeline: str, days: list[str]) -> list[str]:
+        """The partitions of ``days`` a backfill launches: those whose latest run did not
+        succeed or that never ran (the launch dialog's "failed and missing" filter), and
+        those whose outputs are gone from the lake.
+
+        Dagster judges a partition by its runs, not by the data: a partition whose files were
+        deleted since its run still shows as done. A partition is re-run whole (not from the
+        failed step: re-executing only the failed gate check would re-read the silver
+        partition of a bad export, and a fixed export needs ingest_cdc to run again).
+        """
+        statuses = self.services.partition_statuses(pipeline)
+        return [d for d in days if statuses.get(d) != "SUCCESS" or not output_partitions(
+            self.config, pipeline, Date.fromisoformat(d))[-1].exists()]
 
     # --- probes ----------------------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 """A backfill range with one bad day through the webserver and the daemon: the other days
 finish, the bad day's blocking quality check fails its run, and after the fix the adapter's
-re-run launches only the failed partition. The quality check's evaluations and the asset
+re-run launches only the failed partition; a re-run of the complete range launches nothing,
+and a partition emptied in the lake runs again. The quality check's evaluations and the asset
 materialisations are read back from the webserver's GraphQL API, as the benchmark's probes
 read them."""
 
@@ -8,11 +9,13 @@ from __future__ import annotations
 
 from datetime import date
 
+from pipelines_core import lake
 from pipelines_core.alerts import read_alerts
 from pipelines_core.config import PROJECT_ROOT
 from pipelines_core.generator import write_customer_export
 from pipelines_core.ledger import Ledger
 from pipelines_core.testing import generate_exports
+from pipelines_core.verify import output_partitions
 
 import sys
 
@@ -33,7 +36,7 @@ def test_rerun_after_a_bad_day_runs_only_that_day(config):
         first = adapter.backfill(ETL, days[0], days[-1], parallelism=2, timeout_s=900)
         assert {r.date: r.state for r in first.runs} == {
             keys[0]: "success", keys[1]: "failed", keys[2]: "success"}
-        assert "failed and missing" not in first.mechanism
+        assert "none, no backfill launched" not in first.mechanism
         gate = [(r.step, r.status) for r in Ledger(cfg.ledger_path).read_attempts(
             namespace=cfg.namespace, date=keys[1])]
         assert gate == [("wait_for_export", "success"), ("ingest_cdc", "success"),
@@ -46,11 +49,20 @@ def test_rerun_after_a_bad_day_runs_only_that_day(config):
         since = Ledger(adapter.config.ledger_path).read_attempts(namespace=cfg.namespace)
         second = adapter.backfill(ETL, days[0], days[-1], parallelism=2, timeout_s=900)
         assert [(r.date, r.state) for r in second.runs] == [(keys[1], "success")]
-        assert f"failed and missing partitions only: ['{keys[1]}']" in second.mechanism
+        assert f"emptied partitions only: ['{keys[1]}']" in second.mechanism
         after = Ledger(adapter.config.ledger_path).read_attempts(namespace=cfg.namespace)
         rerun = after[len(since):]
         assert {r.date for r in rerun} == {keys[1]}
         assert {"ingest_cdc", "quality_gate", "notify"} <= {r.step for r in rerun}
+
+        # an immediate re-run of the complete range launches nothing; a date whose outputs
+        # were deleted from the lake since its successful run is launched again
+        third = adapter.backfill(ETL, days[0], days[-1], parallelism=2, timeout_s=900)
+        assert third.runs == [] and "none, no backfill launched" in third.mechanism
+        for part in output_partitions(cfg, ETL, days[2]):
+            lake.drop_partition(part)
+        fourth = adapter.backfill(ETL, days[0], days[-1], parallelism=2, timeout_s=900)
+        assert [(r.date, r.state) for r in fourth.runs] == [(keys[2], "success")]
 
         # the quality gate's evaluations: passed on a good day, failed then passed on the bad
         quality = adapter.quality_probe(keys[0], keys[1])
