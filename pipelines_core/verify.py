@@ -48,6 +48,14 @@ def output_partitions(config: WorkbenchConfig, pipeline: str, day: Date,
     return parts
 
 
+def outputs_present(config: WorkbenchConfig, pipeline: str, day: Date,
+                    namespace: str | None = None) -> bool:
+    """Whether ``pipeline``'s last output of ``day`` (its notification, written once every
+    other output is) is in the lake: what an orchestrator that judges a date by its own
+    records cannot see."""
+    return output_partitions(config, pipeline, day, namespace)[-1].exists()
+
+
 def output_checksums(config: WorkbenchConfig, pipeline: str, day: Date,
                      namespace: str | None = None, spark: Any = None) -> dict[str, str]:
     """``{relative partition path: checksum}`` of every output present for ``day``."""

@@ -54,6 +54,8 @@ def test_etl_end_to_end_outputs_are_consistent(local_run, spark):
     assert [r["region"] for r in report["regions"]] == sorted(REGIONS)
     quality = json.loads((root / f"quality/customers/date={DAY}/data.json").read_text())
     assert quality["passed"] is True
+    assert verify.outputs_present(cfg, CUSTOMER_DAILY_ETL.name, DAY)
+    assert not verify.outputs_present(cfg, CUSTOMER_DAILY_ETL.name, FIRST)  # never run
 
 
 def test_ml_end_to_end_trains_gates_deploys_and_scores(local_run, spark):
@@ -139,6 +141,7 @@ def test_bad_day_trips_the_quality_gate_and_stops_downstream(tmp_path, spark):
     failed = {c["name"] for c in quality["checks"] if not c["passed"]}
     assert failed == {"null_keys", "referential_region"}
     assert not (cfg.namespace_root() / f"gold/customer_daily_summary/date={DAY}").exists()
+    assert not verify.outputs_present(cfg, CUSTOMER_DAILY_ETL.name, DAY)  # stopped early
     [alert] = read_alerts(cfg, kind="failure")
     assert alert["step"] == "quality_gate" and "null_keys" in alert["error"]
 

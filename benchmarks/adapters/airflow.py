@@ -35,7 +35,7 @@ from pipelines_core import lake
 from pipelines_core.ledger import Ledger
 from pipelines_core.runner import date_range
 from pipelines_core.steps.etl import SILVER_TABLE, regions
-from pipelines_core.verify import output_partitions
+from pipelines_core.verify import outputs_present
 
 STATES = {"success": "success", "failed": "failed", "skipped": "skipped",
           "upstream_failed": "upstream_failed", "up_for_retry": "failed",
@@ -176,8 +176,8 @@ class AirflowAdapter(Adapter):
         """
         forgotten = []
         for day in days:
-            if output_partitions(self.config, pipeline, day)[-1].exists():
-                continue  # the pipeline's last output (its notification) is there
+            if outputs_present(self.config, pipeline, day):
+                continue
             for run in server.dag_runs(pipeline, logical_date_gte=logical_date(day),
                                        logical_date_lte=logical_date(day)):
                 server.delete_run(pipeline, run["dag_run_id"])

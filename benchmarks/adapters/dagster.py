@@ -23,7 +23,7 @@ from benchmarks.adapters.base import (Adapter, AttemptView, BackfillView, Capabi
 from pipelines_core.config import PROJECT_ROOT
 from pipelines_core.runner import date_range
 from pipelines_core.spec import get_pipeline
-from pipelines_core.verify import output_partitions
+from pipelines_core.verify import outputs_present
 
 IMPL = PROJECT_ROOT / "dagster_impl"
 RUN_STATES = {"SUCCESS": "success", "FAILURE": "failed", "CANCELED": "failed",
@@ -167,8 +167,8 @@ class DagsterAdapter(Adapter):
         partition of a bad export, and a fixed export needs ingest_cdc to run again).
         """
         statuses = self.services.partition_statuses(pipeline)
-        return [d for d in days if statuses.get(d) != "SUCCESS" or not output_partitions(
-            self.config, pipeline, Date.fromisoformat(d))[-1].exists()]
+        return [d for d in days if statuses.get(d) != "SUCCESS"
+                or not outputs_present(self.config, pipeline, Date.fromisoformat(d))]
 
     # --- probes ----------------------------------------------------------------------------------
 
