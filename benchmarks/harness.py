@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from benchmarks.adapters.base import Adapter, RunView
-from benchmarks.scale import tree_rss_bytes
+from benchmarks.scale import tree_memory
 from pipelines_core import faults as faults_mod
 from pipelines_core import lake
 from pipelines_core.alerts import read_alerts
@@ -38,7 +38,7 @@ from pipelines_core.spark import connect_server_status
 from pipelines_core.spec import get_pipeline, retry_policy
 from pipelines_core.verify import output_checksums, output_partitions
 
-SCHEMA_VERSION = "1.2.0"
+SCHEMA_VERSION = "1.3.0"
 ADAPTERS = {
     "direct": "benchmarks.adapters.direct",
     "airflow": "benchmarks.adapters.airflow",
@@ -80,6 +80,9 @@ class BenchPlan:
     backfill_start: date = date(2026, 10, 5)
     bad_range_start: date = date(2026, 10, 20)
     bad_range_days: int = 3  # the second is the bad one
+    # The fault runs go on together, each on its own date: the scenario lasts as long as the
+    # hang, not the four runs one after the other.
+    fault_runs_at_once: int = len(RETRY_FAULTS)
     run_timeout_s: float = 900.0
     # A subset runs faster (the happy path with its floor always runs: it warms up and is the
     # baseline); retries can be narrowed to some fault kinds.
@@ -89,6 +92,8 @@ class BenchPlan:
     def __post_init__(self) -> None:
         unknown = [s for s in self.scenarios if s not in SCENARIOS]
         unknown += [k for k in self.retry_kinds if k not in RETRY_FAULTS]
+        if self.fault_runs_at_once < 1:
+            raise ValueError("fault_runs_at_once must be at least 1")
         if self.bad_range_days < 2:
             raise ValueError("the bad-day range needs at least 2 days: a good one and the bad")
         if unknown:
@@ -260,13 +265,20 @@ class Harness:
         finally:
             sampler.stop()
         results["resources"] = {"wall_s": round(time.monotonic() - t0, 1),
-                                "peak_rss_bytes": sampler.peak,
-                                "peak_rss_gb": round(sampler.peak / 1e9, 2),
-                                "peak_rss_gb_by_orchestrator": {
-                                    k: round(v / 1e9, 2) for k, v in sampler.peaks.items()},
-                                "sampled": "summed RSS of the benchmark process, everything it "
-                                           "started (process tree) and the Spark Connect server, "
-                                           f"every {sampler.every_s} s"}
+                                 "peak_pss_bytes": sampler.peak_pss,
+                                 "peak_pss_gb": round(sampler.peak_pss / 1e9, 2),
+                                 "peak_pss_gb_by_orchestrator": {
+                                     k: round(v / 1e9, 2) for k, v in sampler.pss_peaks.items()},
+                                 "peak_rss_bytes": sampler.peak,
+                                 "peak_rss_gb": round(sampler.peak / 1e9, 2),
+                                 "peak_rss_gb_by_orchestrator": {
+                                     k: round(v / 1e9, 2) for k, v in sampler.peaks.items()},
+                                 "sampled": "the benchmark process, everything it started "
+                                            "(process tree) and the Spark Connect server, "
+                                            f"every {sampler.every_s} s; PSS (proportional set "
+                                            "size) summed is what they hold in memory, summed "
+                                            "RSS counts pages that forked processes share once "
+                                            "per process"}
         self.results = results
         return results
 
@@ -308,11 +320,13 @@ class Harness:
                     if "backfill" in self.plan.scenarios:
                         per[name]["backfill"] = self._backfill(adapter, adapters["direct"])
                     if "observability" in self.plan.scenarios:
+                        self.progress(f"  observability probes on {name}")
                         per[name]["observability"] = self._observability(adapter, per[name])
             except Exception as exc:  # noqa: BLE001 - one orchestrator's failure is a result
                 per[name]["errors"].append(f"{type(exc).__name__}: {exc}")
                 self.progress(f"{name} failed: {exc}\n{traceback.format_exc()}")
             finally:
+                self.progress(f"  stopping {name}")
                 adapter.stop()
         return self._assemble(adapters, per)
 
@@ -339,8 +353,9 @@ class Harness:
                 "state": run.state, "wall_s": round(wall, 3)}
 
     def _retries(self, adapter: Adapter) -> dict[str, Any]:
-        """The four fault kinds, each on its own date, ``parallelism`` runs at a time (the
-        hang first, as it lasts longest), under one plan in which each fault names its date."""
+        """The four fault kinds, each on its own date, ``fault_runs_at_once`` runs at a time
+        (the hang first, as it lasts longest), under one plan in which each fault names its
+        date."""
         policy = retry_policy(get_pipeline(PIPELINE), adapter.config)
         dates = self.plan.retry_dates()
         kinds = sorted(dates, key=lambda k: RETRY_FAULTS[k][1]["kind"] != "hang")
@@ -349,8 +364,9 @@ class Harness:
                                             date=dates[k].isoformat())) for k in kinds}
         env = faults_mod.plan_to_env(faults_mod.merge_plans(
             {dates[k].isoformat(): {RETRY_FAULTS[k][0]: RETRY_FAULTS[k][1]} for k in kinds}))
+        at_once = min(self.plan.fault_runs_at_once, len(kinds))
         self.progress(f"  retries ({', '.join(kinds)}) on {adapter.name}, "
-                      f"{self.plan.parallelism} at a time")
+                      f"{at_once} at a time")
         t0 = time.time()
         timed: dict[str, tuple[RunView, float]] = {}
 
@@ -360,7 +376,7 @@ class Harness:
                                    timeout_s=self.plan.run_timeout_s)
             timed[kind] = (run, time.time() - started)
 
-        with ThreadPoolExecutor(self.plan.parallelism) as pool:
+        with ThreadPoolExecutor(at_once) as pool:
             for future in [pool.submit(one, k) for k in kinds]:
                 future.result()
         out = {}
@@ -398,7 +414,7 @@ class Harness:
                 "recovery_s": recovery, "wall_s": round(wall, 3),
                 "downstream_skipped": not ran_downstream if run.state != "success" else None,
                 "alert_delivered": len(alerts) > alerts_before[kind],
-                "runs_at_once": self.plan.parallelism,
+                "runs_at_once": at_once,
                 "run": run.to_dict(),
             }
         return out
@@ -523,29 +539,37 @@ class Harness:
 
 
 class PhaseSampler(threading.Thread):
-    """Peak resident memory of everything the benchmark runs, overall and per orchestrator."""
+    """Peak memory of everything the benchmark runs, overall and per orchestrator: summed PSS
+    (what the processes hold) and summed RSS (shared pages counted per process)."""
 
     def __init__(self, config: WorkbenchConfig, every_s: float = 0.5) -> None:
         super().__init__(daemon=True)
         self.config, self.every_s = config, every_s
         self.phase, self.peak, self.peaks = "setup", 0, {}
+        self.peak_pss, self.pss_peaks = 0, {}
         self._halt = threading.Event()
 
-    def sample(self) -> int:
+    def sample(self) -> tuple[int, int]:
         pids = [os.getpid()]
         server = connect_server_status(self.config).get("pid")
         if server and server not in pids:
             pids.append(server)
-        return sum(tree_rss_bytes(p) for p in pids)
+        rss = pss = 0
+        for p in pids:
+            r, q = tree_memory(p)
+            rss, pss = rss + r, pss + q
+        return rss, pss
 
     def run(self) -> None:
         while not self._halt.is_set():
             try:
-                rss = self.sample()
+                rss, pss = self.sample()
             except OSError:  # a process of the tree ended while it was read: sample again
-                rss = 0
+                rss = pss = 0
             self.peak = max(self.peak, rss)
             self.peaks[self.phase] = max(self.peaks.get(self.phase, 0), rss)
+            self.peak_pss = max(self.peak_pss, pss)
+            self.pss_peaks[self.phase] = max(self.pss_peaks.get(self.phase, 0), pss)
             self._halt.wait(self.every_s)
 
     def stop(self) -> None:

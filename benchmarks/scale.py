@@ -42,20 +42,43 @@ def _children(pid: int) -> list[int]:
     return out
 
 
-def tree_rss_bytes(pid: int) -> int:
-    """Resident memory of ``pid`` and all its descendants."""
-    total, stack = 0, [pid]
+def _memory_of(pid: int) -> tuple[int, int]:
+    """``(rss, pss)`` of one process in bytes. PSS splits each page among the processes that
+    share it, so PSS summed over a tree is what the tree holds in memory; summed RSS counts a
+    page shared by forked processes once per process. PSS is RSS where smaps_rollup is not
+    readable."""
+    rss = 0
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            rss = int(line.split()[1]) * 1024
+            break
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return rss, int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return rss, rss
+
+
+def tree_memory(pid: int) -> tuple[int, int]:
+    """``(rss, pss)`` summed over ``pid`` and all its descendants."""
+    rss = pss = 0
+    stack = [pid]
     while stack:
         p = stack.pop()
         try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) * 1024
-                    break
-        except OSError:
+            r, q = _memory_of(p)
+        except OSError:  # ended while it was read
             continue
+        rss, pss = rss + r, pss + q
         stack += _children(p)
-    return total
+    return rss, pss
+
+
+def tree_rss_bytes(pid: int) -> int:
+    """Resident memory of ``pid`` and all its descendants."""
+    return tree_memory(pid)[0]
 
 
 class PeakSampler(threading.Thread):

@@ -26,6 +26,12 @@ from pipelines_core.procs import pid_alive, port_open, start_group, stop_group, 
 _lock = threading.Lock()
 _sessions: dict[tuple[str, str], Any] = {}
 
+# What a step imports on its way to Spark (pyspark's Connect client brings pandas, pyarrow and
+# grpc: about 2.5 s on this machine). An orchestrator that forks its task processes from a
+# long-lived one imports these there once and every task inherits them.
+STEP_PRELOAD = ("pipelines_core.steps.etl", "pipelines_core.steps.ml", "pipelines_core.spark",
+                "pyspark.sql.connect.session", "pyspark.sql.functions")
+
 
 def spark_home() -> Path:
     """The installed pyspark package folder, which is a complete SPARK_HOME."""

@@ -72,12 +72,12 @@ def test_every_scenario_is_measured_for_the_baseline(bench):
     assert r["permanent"]["attempts_truth"] == 3
     assert r["permanent"]["downstream_skipped"] is True
     assert r["permanent"]["alert_delivered"] is True
-    # The fault runs go two at a time under one plan: the hang's run overlaps another one,
-    # and each fault still hit only its own date.
+    # The four fault runs go together under one plan: the hang's run overlaps every other
+    # one, and each fault still hit only its own date.
     hang, others = r["hang"]["run"], [r[k]["run"] for k in ("transient", "crash", "permanent")]
-    assert any(o["start"] < hang["end"] and hang["start"] < (o["end"] or hang["end"])
+    assert all(o["start"] < hang["end"] and hang["start"] < (o["end"] or hang["end"])
                for o in others)
-    assert {r[k]["runs_at_once"] for k in r} == {2}
+    assert {r[k]["runs_at_once"] for k in r} == {4}
     b = d["scenarios"]["backfill"]
     assert b["states"] == ["success", "success"] and b["identical_to_direct"] is True
     assert b["rerun_steps_executed"] == 2 * 11  # the direct runner skips nothing
@@ -87,6 +87,10 @@ def test_every_scenario_is_measured_for_the_baseline(bench):
     # The Connect server alone holds a JVM: the sample must have seen it and this process.
     assert res["peak_rss_bytes"] > 300e6 and res["wall_s"] > 0
     assert set(res["peak_rss_gb_by_orchestrator"]) >= {"direct"}
+    # Shared pages count once in PSS: never more than the summed RSS, never far below it
+    # for a JVM that holds its own heap.
+    assert 300e6 < res["peak_pss_bytes"] <= res["peak_rss_bytes"]
+    assert set(res["peak_pss_gb_by_orchestrator"]) == set(res["peak_rss_gb_by_orchestrator"])
 
 
 def test_results_validate_against_the_schema(bench):
@@ -122,7 +126,7 @@ def test_report_renders_with_charts_and_a_cell_per_scenario(bench):
         assert f"| direct | {kind} (" in text
     assert "| direct | workbench backfill (thread pool) | 2 |" in text
     assert "not supported" in text  # e.g. the direct runner has no metrics endpoint
-    assert f"peak memory {results['resources']['peak_rss_gb']} GB" in text
+    assert f"peak memory {results['resources']['peak_pss_gb']} GB" in text
 
 
 def test_plan_refuses_unknown_scenarios():
@@ -195,3 +199,31 @@ def test_exports_of_another_scale_are_written_again(connect_config, tmp_path):
     assert written[day.isoformat()].startswith("scale=700 ")
     bad = plan.bad_range()[1].isoformat()
     assert written[bad].endswith("bad=True") and written[day.isoformat()].endswith("bad=False")
+
+
+def test_tree_memory_counts_pages_shared_by_a_fork_once():
+    """A forked child shares its parent's pages: summed RSS counts them twice, PSS once."""
+    import os
+    import signal as sig
+
+    from benchmarks.scale import tree_memory
+
+    ballast = bytearray(os.urandom(200 * 2**20))  # 200 MiB, resident in the parent
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child touches nothing of the ballast and waits to be killed
+        os.close(r)
+        os.write(w, b"x")
+        os.pause()
+        os._exit(0)
+    try:
+        os.close(w)
+        os.read(r, 1)
+        rss, pss = tree_memory(os.getpid())
+        child_rss, _ = tree_memory(pid)
+        assert child_rss > 200 * 2**20  # the child's resident set holds the shared ballast
+        assert rss - pss > 150 * 2**20  # ... which PSS counts once for the pair
+    finally:
+        os.kill(pid, sig.SIGKILL)
+        os.waitpid(pid, 0)
+        del ballast

@@ -66,8 +66,9 @@ class AirflowAdapter(Adapter):
                             "more base delay; not configurable",
             "backfill": "POST /api/v2/backfills, run by the scheduler, max_active_runs bounds "
                         "parallelism; the scheduler marks a backfill complete on a fixed 30 s "
-                        "timer, so one ends up to 30 s after its last run (and the next "
-                        "backfill of the DAG waits for that)",
+                        "sweep and refuses the DAG's next backfill until then, so the adapter "
+                        "closes one whose runs have all ended (PUT .../cancel) and times it "
+                        "to its last run's end",
             "metrics_endpoint": "pushed with statsd (or OpenTelemetry) to a collector, here a "
                                 "UDP listener of the adapter; no endpoint to scrape",
             "gates": "an ExceptionRetryPolicy fails a gate at once (no retry of a verdict)",
@@ -197,17 +198,20 @@ class AirflowAdapter(Adapter):
             max_active_runs=parallelism, reprocess_behavior="failed", conf=self._conf(env))
         deadline = time.monotonic() + timeout_s
         while True:
-            state = server.get(f"/api/v2/backfills/{backfill['id']}")
+            # The backfill's runs exist once the POST returns (queued, or a failed one
+            # cleared); a date that needs no run has none.
             runs = [r for r in server.dag_runs(pipeline, logical_date_gte=logical_date(start),
                                                logical_date_lte=logical_date(end))
                     if r.get("run_type") == "backfill"]
-            if state.get("completed_at") and all(r["state"] in ("success", "failed")
-                                                 for r in runs):
+            if all(r["state"] in ("success", "failed") for r in runs):
                 break
             if time.monotonic() > deadline:
                 raise AirflowError(f"backfill {backfill['id']} not done in {timeout_s:.0f} s")
             time.sleep(1)
         wall = time.time() - t0
+        # Every run has ended: close the backfill now rather than wait for the scheduler's
+        # 30 s sweep, which would hold the DAG's next backfill.
+        server.close_backfill(backfill["id"])
         views = [self._run_view(pipeline, r) for r in runs]
         return BackfillView(pipeline, [d.isoformat() for d in days], parallelism, wall, views,
                             mechanism="POST /api/v2/backfills (airflow backfill create), "

@@ -29,6 +29,7 @@ from pipelines_core.procs import free_port, port_open  # noqa: F401
 IMPL_DIR = Path(__file__).resolve().parents[2] / "airflow_impl"
 VENV_BIN = IMPL_DIR / ".venv" / "bin"
 DAGS_FOLDER = IMPL_DIR / "dags"
+SETTINGS_FOLDER = IMPL_DIR / "settings"  # airflow_local_settings.py
 USERNAME = "workbench"
 
 
@@ -52,7 +53,8 @@ def airflow_env(home: Path, *, api_port: int, extra: Mapping[str, str] | None = 
         "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         # The triggerer imports the Deadline Alert's callback (``workbench_airflow``) by
         # name; unlike the DAG processor and the tasks it does not put the bundle on sys.path.
-        "PYTHONPATH": os.pathsep.join(p for p in (str(DAGS_FOLDER),
+        # The settings folder holds airflow_local_settings.py (the scheduler's preload).
+        "PYTHONPATH": os.pathsep.join(p for p in (str(DAGS_FOLDER), str(SETTINGS_FOLDER),
                                                   os.environ.get("PYTHONPATH", "")) if p),
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
@@ -352,6 +354,28 @@ class AirflowServer:
         return self._post_through_contention(
             "/api/v2/backfills", body,
             on_conflict=lambda: self._active_backfill(dag_id, from_date, to_date))
+
+    def close_backfill(self, backfill_id: int, timeout_s: float = 120) -> None:
+        """Mark a backfill whose runs have all ended complete at once.
+
+        The scheduler marks it on a fixed 30 s sweep, and until then the DAG's next backfill
+        is refused. ``PUT .../cancel`` pauses the backfill, fails its queued runs (there are
+        none left) and sets ``completed_at``; 409 means the sweep got there first.
+        """
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                self._request("PUT", f"/api/v2/backfills/{backfill_id}/cancel")
+                return
+            except AirflowError as exc:
+                if "-> 409" in str(exc):
+                    return
+                if not _contention(exc) or time.monotonic() > deadline:
+                    raise
+            except (TimeoutError, ConnectionError, urllib.error.URLError):
+                if time.monotonic() > deadline:
+                    raise
+            time.sleep(2)
 
     def _post_through_contention(self, path: str, body: Any,
                                  on_conflict: Callable[[], dict | None]) -> dict:

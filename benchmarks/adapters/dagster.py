@@ -3,7 +3,7 @@
 The services run from ``dagster_impl/.venv`` over a workbench-owned ``DAGSTER_HOME``
 (``<state_dir>/dagster/home``, SQLite), so every run and backfill shows in the UI. Runs are
 launched with ``launchRun``, backfills with ``launchPartitionBackfill`` (the daemon submits
-one run per date to the queue, bounded by ``max_concurrent_runs``); records are read back
+one run per date to the queue, bounded by a ``dagster/backfill`` tag limit); records are read back
 from the webserver's GraphQL API: run states, step events, attempts, retry waits, durations
 and the core's log lines captured into Dagster's event log.
 """
@@ -59,20 +59,24 @@ class DagsterAdapter(Adapter):
                "attempt_timeout": "none per attempt; run-level dagster/max_runtime enforced "
                                   "by run monitoring in the daemon",
                "backfill": "launchPartitionBackfill; the daemon submits one run per date to "
-                           "the QueuedRunCoordinator (max_concurrent_runs = parallelism); "
+                           "the QueuedRunCoordinator, whose dagster/backfill tag concurrency "
+                           "limit is the parallelism; "
                            "only partitions that failed, never ran or whose outputs are gone "
                            "from the lake are launched (Dagster does not skip a partition "
                            "by itself)",
                "executor": "multiprocess (one process per step) by default; in_process "
                            "selectable per adapter"})
 
-    def __init__(self, config, *, in_process: bool | None = None, max_concurrent_runs: int = 2,
-                 automation: bool = False) -> None:
+    def __init__(self, config, *, in_process: bool | None = None, max_concurrent_runs: int = 4,
+                 backfill_runs: int = 2, automation: bool = False) -> None:
+        """``max_concurrent_runs``: the run queue's bound (the benchmark's four fault runs go
+        together); ``backfill_runs``: backfill runs at once, across all backfills."""
         super().__init__(config)
         if in_process is None:  # the benchmark's choice: Dagster's default multiprocess executor
             in_process = os.environ.get("WORKBENCH_DAGSTER_EXECUTOR", "") == "in_process"
         self.in_process = in_process
         self.max_concurrent_runs = max_concurrent_runs
+        self.backfill_runs = backfill_runs
         self.automation = automation
         self.services = None
 
@@ -84,7 +88,8 @@ class DagsterAdapter(Adapter):
         services = _load("services")
         self.services = services.DagsterServices(
             self.config, self.config.state_dir / "dagster" / "home",
-            max_concurrent_runs=self.max_concurrent_runs, automation=self.automation)
+            max_concurrent_runs=self.max_concurrent_runs, backfill_runs=self.backfill_runs,
+            automation=self.automation)
         self.services.start()
 
     def stop(self) -> None:
@@ -130,15 +135,16 @@ class DagsterAdapter(Adapter):
         return sorted(pending)
 
     def backfill(self, pipeline, start, end, *, parallelism=2, env=None, timeout_s=1800):
-        if parallelism != self.max_concurrent_runs:  # the queue's bound is instance config
+        if parallelism != self.backfill_runs:  # the queue's bounds are instance config
             self.stop()
-            self.max_concurrent_runs = parallelism
+            self.backfill_runs = parallelism
+            self.max_concurrent_runs = max(self.max_concurrent_runs, parallelism)
         self.start()
         days = [d.isoformat() for d in date_range(start, end)]
         t0 = time.time()
         selected = self.to_launch(pipeline, days)
-        mechanism = (f"dagster launchPartitionBackfill (daemon, "
-                     f"max_concurrent_runs={parallelism}); failed, missing and emptied "
+        mechanism = (f"dagster launchPartitionBackfill (daemon, dagster/backfill tag "
+                     f"limit {parallelism}); failed, missing and emptied "
                      f"partitions only")
         if not selected:  # nothing to do: the launch dialog would offer no partition
             return BackfillView(pipeline, days, parallelism, time.time() - t0, [],

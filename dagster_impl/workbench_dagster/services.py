@@ -21,6 +21,7 @@ from typing import Any
 
 from pipelines_core.config import WorkbenchConfig
 from pipelines_core.procs import free_port, pid_alive as _alive, port_open  # noqa: F401
+from pipelines_core.spark import STEP_PRELOAD
 
 IMPL = Path(__file__).resolve().parent.parent
 BIN = IMPL / ".venv" / "bin"
@@ -36,8 +37,7 @@ TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}
 # module of its own to preload, and each step then paid about 5 s of imports: the definitions,
 # pyspark's Connect client, and the SQLite storages (with alembic) the step's instance opens.
 FORKSERVER_PRELOAD = [
-    "workbench_dagster.definitions", "pipelines_core.steps.etl", "pipelines_core.spark",
-    "pyspark.sql.connect.session", "pyspark.sql.functions",
+    "workbench_dagster.definitions", *STEP_PRELOAD,
     "dagster._core.storage.runs.sqlite.sqlite_run_storage",
     "dagster._core.storage.event_log.sqlite.sqlite_event_log",
     "dagster._core.storage.schedules.sqlite.sqlite_schedule_storage",
@@ -63,18 +63,22 @@ class DagsterServices:
         config: The workbench configuration the steps run with (exported to the servers).
         home: The ``DAGSTER_HOME`` folder (created; ``dagster.yaml`` written into it).
         port: Webserver port on 127.0.0.1 (a free one when omitted).
-        max_concurrent_runs: The run queue's bound: the parallelism of a backfill.
+        max_concurrent_runs: The run queue's bound on runs at once.
+        backfill_runs: The bound on backfill runs at once (a ``dagster/backfill`` tag
+            concurrency limit across all backfills): the parallelism of a backfill;
+            ``max_concurrent_runs`` when omitted.
         automation: Whether the daemon evaluates automation conditions (the ML trigger).
         env: Extra environment for the servers and every run they launch.
     """
 
     def __init__(self, config: WorkbenchConfig, home: Path, *, port: int | None = None,
-                 max_concurrent_runs: int = 2, automation: bool = True,
-                 env: dict[str, str] | None = None) -> None:
+                 max_concurrent_runs: int = 2, backfill_runs: int | None = None,
+                 automation: bool = True, env: dict[str, str] | None = None) -> None:
         self.config = config
         self.home = Path(home)
         self.port = port or free_port()
         self.max_concurrent_runs = max_concurrent_runs
+        self.backfill_runs = backfill_runs or max_concurrent_runs
         self.automation = automation
         self.extra_env = dict(env or {})
         self.procs: dict[str, subprocess.Popen] = {}
@@ -94,6 +98,9 @@ run_coordinator:
   class: QueuedRunCoordinator
   config:
     max_concurrent_runs: {self.max_concurrent_runs}
+    tag_concurrency_limits:
+      - key: dagster/backfill
+        limit: {self.backfill_runs}
     dequeue_interval_seconds: 1
 run_monitoring:
   enabled: true
