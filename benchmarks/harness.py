@@ -47,18 +47,19 @@ ADAPTERS = {
     "luigi": "benchmarks.adapters.luigi",
 }
 PIPELINE = "customer_daily_etl"
-# Short, visible backoff for every orchestrator alike: 1 s, 2 s, capped at 3 s; a 30 s timeout,
-# which a step at the benchmark's scales finishes well within even on a busy 2-core machine.
+# Short, visible backoff for every orchestrator alike: 1 s, 2 s, capped at 3 s. The per-attempt
+# timeout is the plan's (``BenchPlan.step_timeout_s``).
 BENCH_RETRY = {"retries": 2, "retry_base_delay_s": 1.0, "retry_backoff_factor": 2.0,
-               "retry_max_delay_s": 3.0, "step_timeout_s": 30.0}
+               "retry_max_delay_s": 3.0}
 RETRY_FAULTS: dict[str, tuple[str, dict[str, Any]]] = {
     "transient": ("gold_summary", {"kind": "raise", "times": 2}),
     "crash": ("ingest_cdc", {"kind": "crash", "times": 1}),
-    # Past the timeout by 10 s: where the orchestrator has no timeout the attempt ends itself.
-    "hang": ("daily_report", {"kind": "hang", "times": 1,
-                              "hang_s": BENCH_RETRY["step_timeout_s"] + 10}),
+    # Sleeps past the timeout by HANG_PAST_TIMEOUT_S (``BenchPlan.faults``): where the
+    # orchestrator has no timeout the attempt ends itself.
+    "hang": ("daily_report", {"kind": "hang", "times": 1}),
     "permanent": ("ingest_cdc", {"kind": "permanent"}),
 }
+HANG_PAST_TIMEOUT_S = 5.0
 NOT_SUPPORTED = "not supported"
 SCENARIOS = ("happy_path", "retries", "backfill", "observability")
 
@@ -83,6 +84,13 @@ class BenchPlan:
     # The fault runs go on together, each on its own date: the scenario lasts as long as the
     # hang, not the four runs one after the other.
     fault_runs_at_once: int = len(RETRY_FAULTS)
+    # Per-attempt timeout: a step at the plan's scale finishes well within it even on a busy
+    # 2-core machine (the slowest seen at 2,000 rows/day: about 9 s, a flow run's first
+    # step opening Spark while three other runs start), and the hang lasts this long.
+    step_timeout_s: float = 30.0
+    # The quick preset's shortcut: the fault runs go on while the bad-day range is backfilled
+    # (neither is timed for throughput); the full preset runs every scenario alone.
+    retries_beside_bad_day: bool = False
     run_timeout_s: float = 900.0
     # A subset runs faster (the happy path with its floor always runs: it warms up and is the
     # baseline); retries can be narrowed to some fault kinds.
@@ -104,10 +112,19 @@ class BenchPlan:
     def preset(cls, name: str, orchestrators: list[str]) -> "BenchPlan":
         if name == "quick":
             return cls(orchestrators, scale=2_000, repetitions=1, backfill_days=3,
-                       bad_range_days=2)
+                       bad_range_days=2, step_timeout_s=15.0, retries_beside_bad_day=True)
         if name == "full":
             return cls(orchestrators, scale=20_000, repetitions=3, backfill_days=7)
         raise ValueError(f"unknown preset {name!r}")
+
+    def faults(self) -> dict[str, tuple[str, dict[str, Any]]]:
+        """``{kind: (step, fault)}`` of the retry scenarios, the hang timed to this plan."""
+        out = {}
+        for kind, (step, fault) in RETRY_FAULTS.items():
+            if fault["kind"] == "hang":
+                fault = {**fault, "hang_s": self.step_timeout_s + HANG_PAST_TIMEOUT_S}
+            out[kind] = (step, fault)
+        return out
 
     def happy_dates(self) -> list[date]:
         return [self.happy_start + timedelta(days=n) for n in range(self.repetitions + 1)]
@@ -231,7 +248,8 @@ class Harness:
     adapter_options: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def bench_config(self) -> WorkbenchConfig:
-        return self.config.replace(scale=self.plan.scale, spark_mode="connect", **BENCH_RETRY)
+        return self.config.replace(scale=self.plan.scale, spark_mode="connect", **BENCH_RETRY,
+                                   step_timeout_s=self.plan.step_timeout_s)
 
     def prepare_data(self, adapter: Adapter) -> None:
         """Bronze exports for every date the scenarios use, in the adapter's namespace, at
@@ -315,10 +333,7 @@ class Harness:
                     per[name]["errors"].append(f"floor run of {floor['date']} ended "
                                                f"{floor['state']!r}")
                 if rep == rounds - 1:
-                    if "retries" in self.plan.scenarios:
-                        per[name]["retries"] = self._retries(adapter)
-                    if "backfill" in self.plan.scenarios:
-                        per[name]["backfill"] = self._backfill(adapter, adapters["direct"])
+                    per[name].update(self._last_round(adapter, adapters["direct"]))
                     if "observability" in self.plan.scenarios:
                         self.progress(f"  observability probes on {name}")
                         per[name]["observability"] = self._observability(adapter, per[name])
@@ -334,6 +349,7 @@ class Harness:
 
     def _timed_run(self, adapter: Adapter, day: date, env: dict[str, str] | None = None
                    ) -> tuple[RunView, float, float]:
+        self._empty(adapter, [day])  # an orchestrator that skips done dates runs it too
         t0 = time.time()
         run = adapter.run_date(PIPELINE, day, env=env, timeout_s=self.plan.run_timeout_s)
         return run, t0, time.time() - t0
@@ -352,18 +368,52 @@ class Harness:
         return {"repetition": rep, "warmup": False, "date": day.isoformat(),
                 "state": run.state, "wall_s": round(wall, 3)}
 
-    def _retries(self, adapter: Adapter) -> dict[str, Any]:
+    def _last_round(self, adapter: Adapter, direct: Adapter) -> dict[str, Any]:
+        """Retries and backfill, on the services of the last round. With
+        ``plan.retries_beside_bad_day`` the fault runs go on while the bad-day range is
+        backfilled (neither is timed for throughput); the backfill from empty is always
+        alone."""
+        scenarios, out = self.plan.scenarios, {}
+        beside = (self.plan.retries_beside_bad_day and "retries" in scenarios
+                  and "backfill" in scenarios)
+        if "retries" in scenarios and not beside:
+            out["retries"] = self._retries(adapter)
+        if "backfill" in scenarios:
+            out["backfill"] = self._backfill(adapter, direct)
+            if not beside:
+                out["backfill"]["bad_day"] = self._bad_day(adapter)
+        if beside:
+            # One plan for both: each fault names its date, none of them in the bad range.
+            env = self._fault_env()
+            with ThreadPoolExecutor(2) as pool:
+                retries = pool.submit(self._retries, adapter, env)
+                bad_day = pool.submit(self._bad_day, adapter, env)
+                out["retries"] = retries.result()
+                out["backfill"]["bad_day"] = bad_day.result()
+            for kind in out["retries"].values():
+                kind["beside"] = "bad-day backfill"
+            out["backfill"]["bad_day"]["beside"] = "retry scenarios"
+        return out
+
+    def _fault_env(self) -> dict[str, str]:
+        """The retry scenarios' fault plan, every fault limited to its own date."""
+        faults, dates = self.plan.faults(), self.plan.retry_dates()
+        return faults_mod.plan_to_env(faults_mod.merge_plans(
+            {dates[k].isoformat(): {faults[k][0]: faults[k][1]} for k in dates}))
+
+    def _retries(self, adapter: Adapter, env: dict[str, str] | None = None) -> dict[str, Any]:
         """The four fault kinds, each on its own date, ``fault_runs_at_once`` runs at a time
         (the hang first, as it lasts longest), under one plan in which each fault names its
-        date."""
+        date (``env``, or the plan's own)."""
         policy = retry_policy(get_pipeline(PIPELINE), adapter.config)
         dates = self.plan.retry_dates()
-        kinds = sorted(dates, key=lambda k: RETRY_FAULTS[k][1]["kind"] != "hang")
+        faults = self.plan.faults()
+        kinds = sorted(dates, key=lambda k: faults[k][1]["kind"] != "hang")
         alerts_before = {k: len(read_alerts(adapter.config, kind="failure",
                                             orchestrator=adapter.name,
                                             date=dates[k].isoformat())) for k in kinds}
-        env = faults_mod.plan_to_env(faults_mod.merge_plans(
-            {dates[k].isoformat(): {RETRY_FAULTS[k][0]: RETRY_FAULTS[k][1]} for k in kinds}))
+        env = env or self._fault_env()
+        self._empty(adapter, list(dates.values()))
         at_once = min(self.plan.fault_runs_at_once, len(kinds))
         self.progress(f"  retries ({', '.join(kinds)}) on {adapter.name}, "
                       f"{at_once} at a time")
@@ -383,7 +433,7 @@ class Harness:
         for kind in RETRY_FAULTS:
             if kind not in dates:
                 continue
-            day, (step, fault) = dates[kind], RETRY_FAULTS[kind]
+            day, (step, fault) = dates[kind], faults[kind]
             run, wall = timed[kind]
             truth = [a for a in ledger_attempts(adapter.config, adapter.config.namespace, day, t0)
                      if a.step == step]
@@ -439,23 +489,25 @@ class Harness:
         rerun_wall = time.time() - t1
         rerun_steps = sum(len(ledger_attempts(adapter.config, adapter.config.namespace, d, t1))
                           for d in days)
-        bad = self._bad_day(adapter)
         return {"days": len(days), "parallelism": self.plan.parallelism,
                 "mechanism": bf.mechanism, "wall_s": round(wall, 3),
                 "partitions_per_min": round(len(days) / wall * 60, 2) if wall else None,
                 "states": [r.state for r in bf.runs], "identical_to_direct": identical,
-                "rerun_wall_s": round(rerun_wall, 3), "rerun_steps_executed": rerun_steps,
-                "bad_day": bad}
+                "rerun_wall_s": round(rerun_wall, 3), "rerun_steps_executed": rerun_steps}
 
     @staticmethod
     def _empty(adapter: Adapter, days: list[date]) -> None:
-        """None of ``days``' outputs (bronze stays); other dates keep theirs, so what the
-        observability probes read of the happy run is still there."""
+        """None of ``days``' outputs (bronze stays), nor what the orchestrator keeps to judge
+        them done; other dates keep theirs, so what the observability probes read of the
+        happy run is still there."""
         for d in days:
             for part in output_partitions(adapter.config, PIPELINE, d):
                 lake.drop_partition(part)
+        adapter.forget(PIPELINE, days)
 
-    def _bad_day(self, adapter: Adapter) -> dict[str, Any]:
+    def _bad_day(self, adapter: Adapter, env: dict[str, str] | None = None) -> dict[str, Any]:
+        """A range with one bad day, backfilled from empty, then again after the fix; ``env``
+        is the fault plan in force for runs going on beside it."""
         days, bad = self.plan.bad_range()
         self.progress(f"  backfill with a bad day on {adapter.name}")
         # From empty, as the backfill: an earlier benchmark over the same state left the
@@ -464,12 +516,12 @@ class Harness:
         # The bad export again: an earlier benchmark over the same state left the fixed one.
         self._export(adapter.config, bad, bad=True)
         first = adapter.backfill(PIPELINE, days[0], days[-1], parallelism=self.plan.parallelism,
-                                 timeout_s=self.plan.run_timeout_s * 2)
+                                 env=env, timeout_s=self.plan.run_timeout_s * 2)
         states = {r.date: r.state for r in first.runs}
         self._export(adapter.config, bad, bad=False)  # the fix: a clean export of the bad day
         t0 = time.time()
         adapter.backfill(PIPELINE, days[0], days[-1], parallelism=self.plan.parallelism,
-                         timeout_s=self.plan.run_timeout_s * 2)
+                         env=env, timeout_s=self.plan.run_timeout_s * 2)
         rerun = {d.isoformat(): len(ledger_attempts(adapter.config, adapter.config.namespace,
                                                     d, t0)) > 0 for d in days}
         return {"dates": [d.isoformat() for d in days], "bad_date": bad.isoformat(),
@@ -532,8 +584,10 @@ class Harness:
                 "environment": environment(),
                 "configuration": {"plan": {k: (v.isoformat() if isinstance(v, date) else v)
                                            for k, v in vars(self.plan).items()},
-                                  "retry": BENCH_RETRY,
-                                  "fault_plans": {k: {s: f} for k, (s, f) in RETRY_FAULTS.items()},
+                                  "retry": {**BENCH_RETRY,
+                                            "step_timeout_s": self.plan.step_timeout_s},
+                                  "fault_plans": {k: {s: f}
+                                                  for k, (s, f) in self.plan.faults().items()},
                                   "spark": self.bench_config().connect_url},
                 "orchestrators": orchestrators}
 

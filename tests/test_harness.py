@@ -47,14 +47,15 @@ def test_gaps_and_delays_come_from_the_ledger(tmp_path):
 def bench(connect_config, tmp_path_factory):
     root = tmp_path_factory.mktemp("bench")
     cfg = connect_config.replace(lake_root=root / "lake", state_dir=root / "state")
-    plan = BenchPlan(["direct"], scale=1_000, repetitions=1, backfill_days=2)
+    plan = BenchPlan(["direct"], scale=1_000, repetitions=1, backfill_days=2,
+                     step_timeout_s=12.0)
     results = Harness(cfg, plan, progress=lambda m: None).run()
     folder = write_results(results, root / "reports")
     return results, folder, cfg
 
 
 def test_every_scenario_is_measured_for_the_baseline(bench):
-    results, _, _ = bench
+    results, _, cfg = bench
     d = results["orchestrators"]["direct"]
     assert d["errors"] == []
     hp = d["scenarios"]["happy_path"]
@@ -67,6 +68,12 @@ def test_every_scenario_is_measured_for_the_baseline(bench):
     assert r["transient"]["delays_configured_s"] == [1.0, 2.0]
     assert [round(x) for x in r["transient"]["delays_observed_s"]] == [1, 2]
     assert r["hang"]["recovered"] is True and r["hang"]["attempts_truth"] == 2
+    # The hang sleeps 17 s, 5 s past the plan's 12 s timeout, which cut it at 12 s.
+    assert r["hang"]["fault"]["hang_s"] == 17.0
+    assert results["configuration"]["retry"]["step_timeout_s"] == 12.0
+    [hung] = [a for a in Ledger(cfg.ledger_path).read_attempts(
+        step="daily_report", date=r["hang"]["date"], namespace="direct") if a.attempt == 1]
+    assert hung.status == "failed" and 11.5 <= hung.duration_s < 14
     assert r["crash"]["recovered"] is False  # no supervisor brings a killed process back
     assert r["permanent"]["recovered"] is False
     assert r["permanent"]["attempts_truth"] == 3

@@ -59,3 +59,26 @@ def test_schedule_and_deadline(dagbag, name):
     else:
         assert type(dag.timetable).__name__ == "CronTriggerTimetable"
         assert dag.timetable.expression == spec.schedule
+
+
+@pytest.mark.parametrize("component, preloaded", [("scheduler", True), ("api-server", False)])
+def test_local_settings_preload_the_spark_client_in_the_scheduler_only(tmp_path, component,
+                                                                        preloaded):
+    """Airflow imports airflow_local_settings from the services' PYTHONPATH when it starts;
+    in the scheduler (whose forked task processes inherit its modules) that brings pyspark's
+    Connect client, elsewhere nothing."""
+    import subprocess
+    import sys
+
+    from benchmarks.adapters.airflow_server import airflow_env
+
+    env = airflow_env(tmp_path, api_port=18080)
+    code = ("import sys, airflow.settings; "
+            "print(sorted(m for m in ('pyspark.sql.connect.session', 'pipelines_core.steps.etl')"
+            " if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code, component], env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    loaded = out.stdout.strip().splitlines()[-1]
+    expected = ["pipelines_core.steps.etl", "pyspark.sql.connect.session"] if preloaded else []
+    assert loaded == str(expected)

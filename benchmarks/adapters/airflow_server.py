@@ -294,10 +294,30 @@ class AirflowServer:
         return self._request("POST", path, body)
 
     def patch(self, path: str, body: Any) -> Any:
-        return self._request("PATCH", path, body)
+        return self._write("PATCH", path, body)
+
+    def _write(self, method: str, path: str, body: Any = None, *,
+               settled: tuple[int, ...] = (), timeout_s: float = 300) -> Any:
+        """A write asked again while SQLite is contended (runs going on at once
+        keep the scheduler writing: the API refuses with 503, or 500 when the lock hit its
+        audit-log insert). An answer in ``settled`` means the write has nothing left to do."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                return self._request(method, path, body)
+            except AirflowError as exc:
+                if any(f"-> {code}" in str(exc) for code in settled):
+                    return None
+                if not _contention(exc) or time.monotonic() > deadline:
+                    raise
+            except (TimeoutError, ConnectionError, urllib.error.URLError):
+                if time.monotonic() > deadline:
+                    raise
+            time.sleep(2)
 
     def delete_run(self, dag_id: str, run_id: str) -> None:
-        self._request("DELETE", f"/api/v2/dags/{dag_id}/dagRuns/{_q(run_id)}")
+        # 404: gone already (an earlier ask got through before its answer was lost).
+        self._write("DELETE", f"/api/v2/dags/{dag_id}/dagRuns/{_q(run_id)}", settled=(404,))
 
     def unpause(self, dag_id: str) -> None:
         self.patch(f"/api/v2/dags/{dag_id}", {"is_paused": False})
@@ -355,50 +375,27 @@ class AirflowServer:
             "/api/v2/backfills", body,
             on_conflict=lambda: self._active_backfill(dag_id, from_date, to_date))
 
-    def close_backfill(self, backfill_id: int, timeout_s: float = 120) -> None:
+    def close_backfill(self, backfill_id: int) -> None:
         """Mark a backfill whose runs have all ended complete at once.
 
         The scheduler marks it on a fixed 30 s sweep, and until then the DAG's next backfill
         is refused. ``PUT .../cancel`` pauses the backfill, fails its queued runs (there are
         none left) and sets ``completed_at``; 409 means the sweep got there first.
         """
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                self._request("PUT", f"/api/v2/backfills/{backfill_id}/cancel")
-                return
-            except AirflowError as exc:
-                if "-> 409" in str(exc):
-                    return
-                if not _contention(exc) or time.monotonic() > deadline:
-                    raise
-            except (TimeoutError, ConnectionError, urllib.error.URLError):
-                if time.monotonic() > deadline:
-                    raise
-            time.sleep(2)
+        self._write("PUT", f"/api/v2/backfills/{backfill_id}/cancel", settled=(409,))
 
     def _post_through_contention(self, path: str, body: Any,
                                  on_conflict: Callable[[], dict | None]) -> dict:
-        """POST, asking again while SQLite is contended: the API refuses (503) or stalls
-        while the scheduler holds the write lock, or the lock hits the audit-log insert
-        after the handler (500); a moment's contention, waited out for up to 5 minutes.
+        """POST, asking again while SQLite is contended (``_write``), for up to 5 minutes.
         A 409 answers with what ``on_conflict`` finds, or is raised when it finds nothing."""
-        deadline = time.monotonic() + 300
-        while True:
-            try:
-                return self._request("POST", path, body)
-            except AirflowError as exc:
-                if "-> 409" in str(exc):
-                    found = on_conflict()
-                    if found is not None:
-                        return found
-                    raise
-                if not _contention(exc) or time.monotonic() > deadline:
-                    raise
-            except (TimeoutError, ConnectionError, urllib.error.URLError):
-                if time.monotonic() > deadline:
-                    raise
-            time.sleep(2)
+        try:
+            return self._write("POST", path, body)
+        except AirflowError as exc:
+            if "-> 409" in str(exc):
+                found = on_conflict()
+                if found is not None:
+                    return found
+            raise
 
     def _active_backfill(self, dag_id: str, from_date: str, to_date: str) -> dict | None:
         day = from_date[:10], to_date[:10]

@@ -123,6 +123,12 @@ class Adapter(abc.ABC):
         """Run every date from ``start`` to ``end`` (inclusive) through the orchestrator's own
         backfill machinery, at most ``parallelism`` runs at once."""
 
+    def forget(self, pipeline: str, days: list[Date]) -> None:
+        """Drop what the orchestrator keeps beside the lake to judge ``days`` done, once the
+        harness has emptied their outputs and wants them run again. Run records are the
+        adapters' business where they run (Airflow and Dagster compare them with the lake);
+        nothing by default."""
+
     @abc.abstractmethod
     def read_runs(self, pipeline: str, day: Date | None = None) -> list[RunView]:
         """Every run of ``pipeline`` (for ``day`` if given) the orchestrator recorded."""

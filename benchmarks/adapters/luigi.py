@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import threading
 import time
@@ -220,6 +221,15 @@ class LuigiAdapter(Adapter):
         return BackfillView(pipeline, days, parallelism, summary["end"] - summary["start"],
                             [self._view(pipeline, d, summary) for d in days],
                             mechanism=f"RangeDaily (luigi.tools.range) --workers {parallelism}")
+
+    def forget(self, pipeline, days):
+        """The steps' JSON results of ``days`` (``workbench_luigi.base.results_root``): with
+        them a task whose lake outputs are gone, or that writes none, is still complete."""
+        for folder in ("_luigi", "_luigi_noop"):
+            base = self.config.namespace_root() / "reports" / folder / pipeline
+            for day in days:
+                for found in base.glob(f"*/date={day.isoformat()}"):
+                    shutil.rmtree(found, ignore_errors=True)
 
     # --- reading back ---------------------------------------------------------------------
     def read_runs(self, pipeline, day=None):

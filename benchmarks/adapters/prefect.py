@@ -30,6 +30,7 @@ from workbench_prefect.server import (POOL, PrefectServer, ProcessWorker,  # noq
                                       deploy)
 
 DEPLOYMENT = "daily"
+BACKFILL_QUEUE = "backfill"
 HOOK_LOG = "workbench failure hook"  # workbench_prefect.common.HOOK_DONE
 DEFAULT_PORT = 4200
 TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
@@ -65,8 +66,8 @@ class PrefectAdapter(Adapter):
             "retry_jitter": "retry_jitter_factor exists; the spec asks for none",
             "attempt_timeout": "timeout_seconds; in worker threads (mapped tasks) it cannot "
                                "interrupt a blocking call, only fires after it returns",
-            "backfill": "no backfill primitive: one deployment run per past date, bounded by "
-                        "the deployment's concurrency_limit",
+            "backfill": "no backfill primitive: one deployment run per past date, in a work "
+                        "queue whose concurrency_limit bounds the runs at once",
             "crash": "a killed flow-run process is marked Crashed by the worker, which then "
                      "runs the flow's on_crashed hooks in a new process; tasks are not "
                      "retried",
@@ -121,10 +122,13 @@ class PrefectAdapter(Adapter):
         return self.deployments[pipeline]
 
     def create_run(self, pipeline: str, day: Date, env: dict[str, str] | None = None,
-                   tags: list[str] | None = None) -> str:
-        """Create a run of the pipeline's deployment for ``day``; the worker picks it up."""
+                   tags: list[str] | None = None, work_queue: str | None = None) -> str:
+        """Create a run of the pipeline's deployment for ``day`` (in ``work_queue``, else the
+        deployment's); the worker picks it up."""
         body: dict[str, Any] = {"parameters": {"day": day.isoformat()},
                                 "tags": tags or []}
+        if work_queue:
+            body["work_queue_name"] = work_queue
         if env:
             body["job_variables"] = {"env": dict(env)}
         run = self._api("POST", f"/deployments/{self._deployment_id(pipeline)}/create_flow_run",
@@ -172,28 +176,34 @@ class PrefectAdapter(Adapter):
                 time.sleep(1.0)
         return sorted(crashed)
 
-    def set_concurrency(self, pipeline: str, limit: int | None) -> None:
-        """The deployment's own concurrency limit (runs beyond it wait for a slot)."""
-        self._api("PATCH", f"/deployments/{self._deployment_id(pipeline)}",
-                  {"concurrency_limit": limit})
+    def backfill_queue(self, limit: int) -> str:
+        """The pool's ``backfill`` work queue, with ``limit`` as its concurrency limit: the
+        worker takes no more of its runs at once, whatever else the pool runs."""
+        try:
+            self._api("POST", f"/work_pools/{POOL}/queues",
+                      {"name": BACKFILL_QUEUE, "concurrency_limit": limit})
+        except RuntimeError as exc:
+            if "HTTP 409" not in str(exc):  # it exists already
+                raise
+            self._api("PATCH", f"/work_pools/{POOL}/queues/{BACKFILL_QUEUE}",
+                      {"concurrency_limit": limit})
+        return BACKFILL_QUEUE
 
     def backfill(self, pipeline, start, end, *, parallelism=2, env=None, timeout_s=1800):
         if parallelism < 1:
             raise ValueError("parallelism must be at least 1")
         days = date_range(start, end)
         t0 = time.time()
-        self.set_concurrency(pipeline, parallelism)
-        try:
-            ids = [self.create_run(pipeline, d, env, tags=["backfill"]) for d in days]
-            self.wait(ids, timeout_s)
-            self.wait_crash_hooks(ids)
-        finally:
-            self.set_concurrency(pipeline, None)
+        queue = self.backfill_queue(parallelism)
+        ids = [self.create_run(pipeline, d, env, tags=["backfill"], work_queue=queue)
+               for d in days]
+        self.wait(ids, timeout_s)
+        self.wait_crash_hooks(ids)
         wall = time.time() - t0
         return BackfillView(pipeline, [d.isoformat() for d in days], parallelism, wall,
                             [self.read_run(i) for i in ids],
-                            mechanism=f"deployment runs for past dates, deployment "
-                                      f"concurrency_limit={parallelism}")
+                            mechanism=f"deployment runs for past dates in the pool's "
+                                      f"{queue!r} work queue, concurrency_limit={parallelism}")
 
     # --- probes ------------------------------------------------------------------------
 
@@ -267,8 +277,9 @@ class PrefectAdapter(Adapter):
         runs = self._api("POST", "/flow_runs/filter",
                          {"flows": {"name": {"any_": [pipeline]}}, "sort": "START_TIME_ASC",
                           "limit": 200})
-        views = [self._view(r) for r in runs]
-        return [v for v in views if day is None or v.date == day.isoformat()]
+        # Only the day's runs are read in full (every task run's states and logs).
+        return [self._view(r) for r in runs
+                if day is None or self._run_date(r) == day.isoformat()]
 
     def read_run(self, run_id: str) -> RunView:
         return self._view(self._api("GET", f"/flow_runs/{run_id}"))
