@@ -88,9 +88,6 @@ class BenchPlan:
     # 2-core machine (the slowest seen at 2,000 rows/day: about 9 s, a flow run's first
     # step opening Spark while three other runs start), and the hang lasts this long.
     step_timeout_s: float = 30.0
-    # The quick preset's shortcut: the fault runs go on while the bad-day range is backfilled
-    # (neither is timed for throughput); the full preset runs every scenario alone.
-    retries_beside_bad_day: bool = False
     run_timeout_s: float = 900.0
     # A subset runs faster (the happy path with its floor always runs: it warms up and is the
     # baseline); retries can be narrowed to some fault kinds.
@@ -112,7 +109,7 @@ class BenchPlan:
     def preset(cls, name: str, orchestrators: list[str]) -> "BenchPlan":
         if name == "quick":
             return cls(orchestrators, scale=2_000, repetitions=1, backfill_days=3,
-                       bad_range_days=2, step_timeout_s=15.0, retries_beside_bad_day=True)
+                       bad_range_days=2, step_timeout_s=15.0)
         if name == "full":
             return cls(orchestrators, scale=20_000, repetitions=3, backfill_days=7)
         raise ValueError(f"unknown preset {name!r}")
@@ -369,30 +366,13 @@ class Harness:
                 "state": run.state, "wall_s": round(wall, 3)}
 
     def _last_round(self, adapter: Adapter, direct: Adapter) -> dict[str, Any]:
-        """Retries and backfill, on the services of the last round. With
-        ``plan.retries_beside_bad_day`` the fault runs go on while the bad-day range is
-        backfilled (neither is timed for throughput); the backfill from empty is always
-        alone."""
-        scenarios, out = self.plan.scenarios, {}
-        beside = (self.plan.retries_beside_bad_day and "retries" in scenarios
-                  and "backfill" in scenarios)
-        if "retries" in scenarios and not beside:
+        """Retries and backfill, one after the other, on the services of the last round."""
+        out: dict[str, Any] = {}
+        if "retries" in self.plan.scenarios:
             out["retries"] = self._retries(adapter)
-        if "backfill" in scenarios:
+        if "backfill" in self.plan.scenarios:
             out["backfill"] = self._backfill(adapter, direct)
-            if not beside:
-                out["backfill"]["bad_day"] = self._bad_day(adapter)
-        if beside:
-            # One plan for both: each fault names its date, none of them in the bad range.
-            env = self._fault_env()
-            with ThreadPoolExecutor(2) as pool:
-                retries = pool.submit(self._retries, adapter, env)
-                bad_day = pool.submit(self._bad_day, adapter, env)
-                out["retries"] = retries.result()
-                out["backfill"]["bad_day"] = bad_day.result()
-            for kind in out["retries"].values():
-                kind["beside"] = "bad-day backfill"
-            out["backfill"]["bad_day"]["beside"] = "retry scenarios"
+            out["backfill"]["bad_day"] = self._bad_day(adapter)
         return out
 
     def _fault_env(self) -> dict[str, str]:
@@ -401,10 +381,10 @@ class Harness:
         return faults_mod.plan_to_env(faults_mod.merge_plans(
             {dates[k].isoformat(): {faults[k][0]: faults[k][1]} for k in dates}))
 
-    def _retries(self, adapter: Adapter, env: dict[str, str] | None = None) -> dict[str, Any]:
+    def _retries(self, adapter: Adapter) -> dict[str, Any]:
         """The four fault kinds, each on its own date, ``fault_runs_at_once`` runs at a time
         (the hang first, as it lasts longest), under one plan in which each fault names its
-        date (``env``, or the plan's own)."""
+        date."""
         policy = retry_policy(get_pipeline(PIPELINE), adapter.config)
         dates = self.plan.retry_dates()
         faults = self.plan.faults()
@@ -412,7 +392,7 @@ class Harness:
         alerts_before = {k: len(read_alerts(adapter.config, kind="failure",
                                             orchestrator=adapter.name,
                                             date=dates[k].isoformat())) for k in kinds}
-        env = env or self._fault_env()
+        env = self._fault_env()
         self._empty(adapter, list(dates.values()))
         at_once = min(self.plan.fault_runs_at_once, len(kinds))
         self.progress(f"  retries ({', '.join(kinds)}) on {adapter.name}, "
@@ -505,9 +485,8 @@ class Harness:
                 lake.drop_partition(part)
         adapter.forget(PIPELINE, days)
 
-    def _bad_day(self, adapter: Adapter, env: dict[str, str] | None = None) -> dict[str, Any]:
-        """A range with one bad day, backfilled from empty, then again after the fix; ``env``
-        is the fault plan in force for runs going on beside it."""
+    def _bad_day(self, adapter: Adapter) -> dict[str, Any]:
+        """A range with one bad day, backfilled from empty, then again after the fix."""
         days, bad = self.plan.bad_range()
         self.progress(f"  backfill with a bad day on {adapter.name}")
         # From empty, as the backfill: an earlier benchmark over the same state left the
@@ -516,12 +495,12 @@ class Harness:
         # The bad export again: an earlier benchmark over the same state left the fixed one.
         self._export(adapter.config, bad, bad=True)
         first = adapter.backfill(PIPELINE, days[0], days[-1], parallelism=self.plan.parallelism,
-                                 env=env, timeout_s=self.plan.run_timeout_s * 2)
+                                 timeout_s=self.plan.run_timeout_s * 2)
         states = {r.date: r.state for r in first.runs}
         self._export(adapter.config, bad, bad=False)  # the fix: a clean export of the bad day
         t0 = time.time()
         adapter.backfill(PIPELINE, days[0], days[-1], parallelism=self.plan.parallelism,
-                         env=env, timeout_s=self.plan.run_timeout_s * 2)
+                         timeout_s=self.plan.run_timeout_s * 2)
         rerun = {d.isoformat(): len(ledger_attempts(adapter.config, adapter.config.namespace,
                                                     d, t0)) > 0 for d in days}
         return {"dates": [d.isoformat() for d in days], "bad_date": bad.isoformat(),

@@ -90,6 +90,11 @@ def test_every_scenario_is_measured_for_the_baseline(bench):
     assert b["rerun_steps_executed"] == 2 * 11  # the direct runner skips nothing
     assert b["bad_day"]["others_finished"] and b["bad_day"]["bad_failed"]
     assert b["bad_day"]["rerun_dates_executed"] == b["bad_day"]["dates"]
+    # No fault of the retry scenarios reached the bad range: its only failure is the bad
+    # day's quality gate.
+    failed = {(a.date, a.step) for a in Ledger(cfg.ledger_path).read_attempts(
+        namespace="direct") if a.date in b["bad_day"]["dates"] and a.status != "success"}
+    assert failed == {(b["bad_day"]["bad_date"], "quality_gate")}
     res = results["resources"]
     # The Connect server alone holds a JVM: the sample must have seen it and this process.
     assert res["peak_rss_bytes"] > 300e6 and res["wall_s"] > 0
