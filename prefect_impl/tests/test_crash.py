@@ -15,9 +15,9 @@ CRASH_DAY = date(2026, 10, 16)
 
 
 def test_crash_under_worker_is_crashed_and_alerts_once(stack, backfill):
-    # After the backfill: while a deployment concurrency limit is set, Prefect 3.8.8's server
-    # answers the worker's Crashed proposal with a 500 (it cannot release the run's
-    # concurrency lease), the run stays Running and no hook runs.
+    # After the backfill, which leaves no deployment concurrency limit behind: while one is
+    # set, Prefect 3.8.8's server answers the worker's Crashed proposal with a 500 (it cannot
+    # release the run's concurrency lease), the run stays Running and no hook runs.
     config = stack.adapter.config  # the worker's namespace
     testing.generate_exports(config, [CRASH_DAY])
     plan = json.dumps({"ingest_cdc": {"kind": "crash", "times": 1, "dates": [CRASH_DAY.isoformat()]}})
