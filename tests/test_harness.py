@@ -169,6 +169,17 @@ def test_one_orchestrator_side_by_side_with_the_baseline(connect_config, tmp_pat
     assert len(t["delays_observed_s"]) == 2
     assert set(results["resources"]["peak_rss_gb_by_orchestrator"]) >= {"direct", "luigi"}
 
+    # A second benchmark over the same state measures the same work: the dates run again
+    # from empty, and the fault gets its full retries again (luigid would otherwise still
+    # count the first benchmark's two failures and disable the task at its first new one).
+    again = Harness(cfg, plan, progress=lambda m: None,
+                    adapter_options={"luigi": {"port": free_port()}}).run()
+    luigi = again["orchestrators"]["luigi"]
+    assert luigi["errors"] == []
+    assert luigi["scenarios"]["happy_path"]["runs"][-1]["step_s"] > 0
+    t = luigi["scenarios"]["retries"]["transient"]
+    assert t["recovered"] is True and (t["attempts_recorded"], t["attempts_truth"]) == (3, 3)
+
 
 def test_a_second_benchmark_over_the_same_state_is_refused(tmp_path):
     import os

@@ -76,6 +76,11 @@ class LuigiAdapter(Adapter):
             "branch": "chosen in requires(): the branch not taken is never scheduled, so it "
                       "does not appear as a skipped step",
             "runs": "Luigi has no run object: a run is one worker invocation",
+            "failure_memory": "luigid counts a task's failures over disable_window (1 h) "
+                              "across runs and a success does not clear them: run again "
+                              "within the hour, a task that needed its retries is disabled "
+                              "at its first new failure (the adapter starts luigid on a "
+                              "clean state)",
             "disabled": "luigid keeps a task that exhausted its retries DISABLED for a day; "
                         "the adapter re-enables the requested dates' disabled tasks before a "
                         "new run (the visualiser's re-enable button)",
@@ -100,6 +105,12 @@ class LuigiAdapter(Adapter):
                               env=full_env, timeout=timeout_s, capture_output=True, text=True)
 
     def start(self) -> None:
+        """Start luigid on a clean scheduler state (the task history stays). luigid counts a
+        task's failures over ``disable_window`` (an hour) across runs, keeps them through a
+        restart in its state file, and a success does not clear them: a task that failed
+        twice and then succeeded, run again within the hour, is disabled at its first new
+        failure. Each benchmark gets a fresh retry budget, as on the other orchestrators."""
+        (self.root / "luigid-state.pickle").unlink(missing_ok=True)
         proc = self._impl(["luigid", "start", "--port", str(self.port), "--root", str(self.root)])
         if proc.returncode != 0:
             raise RuntimeError(f"luigid did not start: {proc.stderr[-2000:]}")
