@@ -283,20 +283,20 @@ class Harness:
         finally:
             sampler.stop()
         results["resources"] = {"wall_s": round(time.monotonic() - t0, 1),
-                                 "peak_pss_bytes": sampler.peak_pss,
-                                 "peak_pss_gb": round(sampler.peak_pss / 1e9, 2),
-                                 "peak_pss_gb_by_orchestrator": {
-                                     k: round(v / 1e9, 2) for k, v in sampler.pss_peaks.items()},
-                                 "peak_rss_bytes": sampler.peak,
-                                 "peak_rss_gb": round(sampler.peak / 1e9, 2),
-                                 "peak_rss_gb_by_orchestrator": {
-                                     k: round(v / 1e9, 2) for k, v in sampler.peaks.items()},
-                                 "sampled": "the benchmark process, everything it started "
-                                            "(process tree) and the Spark Connect server, "
-                                            f"every {sampler.every_s} s; PSS (proportional set "
-                                            "size) summed is what they hold in memory, summed "
-                                            "RSS counts pages that forked processes share once "
-                                            "per process"}
+                                "peak_pss_bytes": sampler.peak_pss,
+                                "peak_pss_gb": round(sampler.peak_pss / 1e9, 2),
+                                "peak_pss_gb_by_orchestrator": {
+                                    k: round(v / 1e9, 2) for k, v in sampler.pss_peaks.items()},
+                                "peak_rss_bytes": sampler.peak,
+                                "peak_rss_gb": round(sampler.peak / 1e9, 2),
+                                "peak_rss_gb_by_orchestrator": {
+                                    k: round(v / 1e9, 2) for k, v in sampler.peaks.items()},
+                                "sampled": "the benchmark process, everything it started "
+                                           "(process tree) and the Spark Connect server, "
+                                           f"every {sampler.every_s} s; PSS (proportional set "
+                                           "size) summed is what they hold in memory, summed "
+                                           "RSS counts pages that forked processes share once "
+                                           "per process"}
         self.results = results
         return results
 
