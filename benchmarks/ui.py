@@ -258,7 +258,7 @@ def check_ui(browser: Browser, info: UiInfo, day: Date, out_dir: Path,
 
     Raises:
         UiCheckError: what was not shown (a screenshot of the page is saved all the same,
-            as ``<orchestrator>-failed.png``).
+            as ``<orchestrator>-failed.png``, when the page lets itself be captured).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     page = browser.page()
@@ -270,7 +270,10 @@ def check_ui(browser: Browser, info: UiInfo, day: Date, out_dir: Path,
                 raise UiCheckError(f"{info.name} UI at {info.url}: "
                                    f"{str(exc).splitlines()[0]}") from None
         except UiCheckError:
-            page.screenshot(path=str(out_dir / f"{info.name}-failed.png"), full_page=True)
+            try:  # best effort: a page too slow to capture must not hide what was not shown
+                page.screenshot(path=str(out_dir / f"{info.name}-failed.png"), full_page=True)
+            except PlaywrightError:
+                pass
             raise
         shot = out_dir / f"{info.name}.png"
         page.screenshot(path=str(shot), full_page=False)
