@@ -38,7 +38,7 @@ from pipelines_core.spark import connect_server_status
 from pipelines_core.spec import get_pipeline, retry_policy
 from pipelines_core.verify import output_checksums, output_partitions
 
-SCHEMA_VERSION = "1.3.0"
+SCHEMA_VERSION = "1.4.0"
 ADAPTERS = {
     "direct": "benchmarks.adapters.direct",
     "airflow": "benchmarks.adapters.airflow",
@@ -246,6 +246,7 @@ class Harness:
     results: dict[str, Any] = field(default_factory=dict)
     # Constructor options per orchestrator, e.g. {"luigi": {"port": 18082}} (tests use free ports).
     adapter_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    turns: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def bench_config(self) -> WorkbenchConfig:
         return self.config.replace(scale=self.plan.scale, spark_mode="connect", **BENCH_RETRY,
@@ -291,6 +292,12 @@ class Harness:
                                 "peak_rss_gb": round(sampler.peak / 1e9, 2),
                                 "peak_rss_gb_by_orchestrator": {
                                     k: round(v / 1e9, 2) for k, v in sampler.peaks.items()},
+                                # where the time went: each orchestrator's turns (start, runs,
+                                # probes, stop) and what starting its services took of them
+                                "turn_s_by_orchestrator": {
+                                    k: v["turn_s"] for k, v in self.turns.items()},
+                                "services_start_s_by_orchestrator": {
+                                    k: v["services_start_s"] for k, v in self.turns.items()},
                                 "sampled": "the benchmark process, everything it started "
                                            "(process tree) and the Spark Connect server, "
                                            f"every {sampler.every_s} s; PSS (proportional set "
@@ -321,8 +328,12 @@ class Harness:
             adapter = adapters[name]
             sampler.phase = name
             self.progress(f"round {rep + 1}/{rounds}: {name}")
+            turn = self.turns.setdefault(name, {"turn_s": 0.0, "services_start_s": []})
+            t_turn = time.monotonic()
             try:
                 adapter.start()
+                turn["services_start_s"].append(round(time.monotonic() - t_turn, 1))
+                self.progress(f"  {name} ready in {turn['services_start_s'][-1]} s")
                 if rep == 0:  # the warm-up, on the services of the first round
                     per[name]["happy"].append(self._happy(adapter, self.plan.happy_dates()[0], 0))
                 per[name]["happy"].append(
@@ -343,6 +354,7 @@ class Harness:
             finally:
                 self.progress(f"  stopping {name}")
                 adapter.stop()
+                turn["turn_s"] = round(turn["turn_s"] + time.monotonic() - t_turn, 1)
         return self._assemble(adapters, per)
 
     # each scenario returns plain dicts that go into results.json as they are

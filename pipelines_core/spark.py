@@ -142,11 +142,40 @@ def _create(config: WorkbenchConfig, mode: str, url: str) -> Any:
         host, port = _host_port(url)
         if not port_open(port, host, timeout=3):
             raise SparkUnavailableError(f"no Spark master answers at {url}")
-    builder = SparkSession.builder.master(master).appName("workbench")
+    # The driver's JVM comes from the installed pyspark, whose folder is a complete SPARK_HOME
+    # (unset, pyspark would first try the working directory's parent). Spark's launcher
+    # leaves the classic SQL classes off the class path of a JVM it takes for a Connect
+    # client's (SPARK_REMOTE or SPARK_CONNECT_MODE=1 in the environment) unless the API mode
+    # is said to be classic.
+    os.environ.setdefault("SPARK_HOME", str(spark_home()))
+    for var in ("SPARK_REMOTE", "SPARK_LOCAL_REMOTE"):
+        os.environ.pop(var, None)
+    builder = SparkSession.builder.master(master).appName("workbench") \
+        .config("spark.api.mode", "classic")
     for k, v in _spark_conf(config).items():
         builder = builder.config(k, v)
     builder = builder.config("spark.driver.memory", config.spark_driver_memory)
-    return builder.getOrCreate()
+    session = builder.getOrCreate()
+    _require_classic_sql(session)
+    return session
+
+
+def _require_classic_sql(session: Any) -> None:
+    """Fail now, and say why, when the driver's JVM lacks the classic SQL classes (a JVM of
+    another Spark, or one launched as a Connect client), instead of at the first column."""
+    from py4j.protocol import Py4JError
+    from pyspark.sql import SparkSession
+
+    try:
+        SparkSession._get_j_spark_session_class(session.sparkContext._jvm)
+    except Py4JError:
+        import pyspark
+
+        session.stop()
+        raise SparkUnavailableError(
+            f"the Spark driver's JVM has no classic Spark SQL classes: SPARK_HOME="
+            f"{os.environ.get('SPARK_HOME')!r} is not Spark {pyspark.__version__}, or the JVM "
+            "was launched as a Spark Connect client (SPARK_REMOTE set)") from None
 
 
 def stop_sessions() -> None:

@@ -139,6 +139,10 @@ def test_report_renders_with_charts_and_a_cell_per_scenario(bench):
     assert "| direct | workbench backfill (thread pool) | 2 |" in text
     assert "not supported" in text  # e.g. the direct runner has no metrics endpoint
     assert f"peak memory {results['resources']['peak_pss_gb']} GB" in text
+    turn = results["resources"]["turn_s_by_orchestrator"]["direct"]
+    start = results["resources"]["services_start_s_by_orchestrator"]["direct"]
+    assert turn > 0 and len(start) == 1 and 0 <= start[0] < turn
+    assert f"direct {turn} s ({start[0]} s)" in text
 
 
 def test_plan_refuses_unknown_scenarios():
@@ -225,28 +229,30 @@ def test_exports_of_another_scale_are_written_again(connect_config, tmp_path):
 
 
 def test_tree_memory_counts_pages_shared_by_a_fork_once():
-    """A forked child shares its parent's pages: summed RSS counts them twice, PSS once."""
-    import os
-    import signal as sig
+    """A forked child shares its parent's pages: summed RSS counts them twice, PSS once.
+    The fork happens in a process of its own: pytest's holds Spark and gRPC threads, which a
+    fork would copy half-way."""
+    import subprocess
+    import sys
 
     from benchmarks.scale import tree_memory
 
-    ballast = bytearray(os.urandom(200 * 2**20))  # 200 MiB, resident in the parent
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child touches nothing of the ballast and waits to be killed
-        os.close(r)
-        os.write(w, b"x")
-        os.pause()
-        os._exit(0)
+    script = (
+        "import os, sys\n"
+        "ballast = bytearray(os.urandom(200 * 2**20))  # 200 MiB, resident before the fork\n"
+        "r, w = os.pipe()\n"
+        "if os.fork() == 0:  # the child touches nothing of the ballast\n"
+        "    os.write(w, b'x'); os.close(w); sys.stdin.read(); os._exit(0)\n"
+        "os.read(r, 1)\n"
+        "print('ready', flush=True)\n"
+        "sys.stdin.read()  # until the test closes stdin\n")
+    parent = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
     try:
-        os.close(w)
-        os.read(r, 1)
-        rss, pss = tree_memory(os.getpid())
-        child_rss, _ = tree_memory(pid)
-        assert child_rss > 200 * 2**20  # the child's resident set holds the shared ballast
+        assert parent.stdout.readline().strip() == "ready"
+        rss, pss = tree_memory(parent.pid)
+        assert rss > 400 * 2**20  # parent and child each hold the ballast as resident
         assert rss - pss > 150 * 2**20  # ... which PSS counts once for the pair
     finally:
-        os.kill(pid, sig.SIGKILL)
-        os.waitpid(pid, 0)
-        del ballast
+        parent.stdin.close()  # the child holds the same stdin: both read EOF and end
+        parent.wait(timeout=30)

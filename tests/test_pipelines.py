@@ -92,6 +92,21 @@ def test_first_of_month_takes_the_monthly_branch(config):
     assert (report["kind"], report["month"], report["days_in_month"]) == ("monthly", "2026-10", 31)
 
 
+def test_classic_session_in_a_process_with_a_connect_url_in_its_environment(tmp_path):
+    """Spark's launcher leaves the classic SQL classes off a JVM started while SPARK_REMOTE
+    is set; a classic session still gets them, with no SPARK_HOME and run from elsewhere."""
+    code = ("from pyspark.sql import functions as F\n"
+            "from pipelines_core import spark, testing\n"
+            f"session = spark.get_session(testing.make_config({str(tmp_path)!r}))\n"
+            "print(session.range(4).select(F.sum(F.col('id'))).collect()[0][0])\n")
+    env = {k: v for k, v in os.environ.items() if k != "SPARK_HOME"}
+    env.update({"SPARK_REMOTE": "sc://127.0.0.1:9", "PYTHONPATH": str(PROJECT_ROOT)})
+    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path, text=True,
+                         capture_output=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.split()[-1] == "6"
+
+
 @pytest.mark.connect
 def test_connect_gives_the_same_outputs_as_the_classic_session(local_run, connect_config):
     cfg, _, _ = local_run
