@@ -14,6 +14,7 @@ import importlib
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import threading
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from benchmarks.adapters.base import Adapter, RunView
-from benchmarks.scale import tree_memory
+from benchmarks.scale import descendants, pss_of, rss_of
 from pipelines_core import faults as faults_mod
 from pipelines_core import lake
 from pipelines_core.alerts import read_alerts
@@ -252,25 +253,44 @@ class Harness:
         return self.config.replace(scale=self.plan.scale, spark_mode="connect", **BENCH_RETRY,
                                    step_timeout_s=self.plan.step_timeout_s)
 
-    def prepare_data(self, adapter: Adapter) -> None:
+    def prepare_data(self, adapter: Adapter, source: WorkbenchConfig | None = None) -> None:
         """Bronze exports for every date the scenarios use, in the adapter's namespace, at
         the plan's scale: an export an earlier benchmark wrote at another scale or seed is
-        written again (the benchmark's own record of what it wrote says which)."""
+        written again (the benchmark's own record of what it wrote says which). One that
+        ``source``'s namespace holds as wanted is copied from there, byte for byte, rather
+        than generated again."""
         cfg = adapter.config
         bad = self.plan.bad_range()[1]
         written = _exports_written(cfg)
+        copyable = _exports_written(source) if source is not None else {}
         for day in self.plan.all_data_dates():
-            done = (cfg.namespace_root() / f"bronze/customers_cdc/date={day}/_SUCCESS").exists()
-            if not done or written.get(day.isoformat()) != _export_key(cfg, day == bad):
-                self._export(cfg, day, bad=day == bad)
+            key = _export_key(cfg, day == bad)
+            part = lake.Partition(cfg.namespace_root(), "bronze", "customers_cdc",
+                                  day.isoformat())
+            if (part.path / "_SUCCESS").exists() and written.get(day.isoformat()) == key:
+                continue
+            if source is not None and copyable.get(day.isoformat()) == key:
+                origin = lake.Partition(source.namespace_root(), "bronze", "customers_cdc",
+                                        day.isoformat())
+                if (origin.path / "_SUCCESS").exists():
+                    version = lake.stage_dir(part)
+                    shutil.copytree(origin.path, version)
+                    lake.swap_in(part, version)
+                    self._record_export(cfg, day, key)
+                    continue
+            self._export(cfg, day, bad=day == bad)
 
-    @staticmethod
-    def _export(cfg: WorkbenchConfig, day: date, *, bad: bool) -> None:
+    @classmethod
+    def _export(cls, cfg: WorkbenchConfig, day: date, *, bad: bool) -> None:
         """Write the bronze export of ``day`` (a bad one if ``bad``) and record what it is."""
         write_customer_export(cfg.replace(bad_days=(day,) if bad else ()), day)
+        cls._record_export(cfg, day, _export_key(cfg, bad))
+
+    @staticmethod
+    def _record_export(cfg: WorkbenchConfig, day: date, key: str) -> None:
         path = cfg.state_dir / "bench" / f"exports-{cfg.namespace}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        record = {**_exports_written(cfg), day.isoformat(): _export_key(cfg, bad)}
+        record = {**_exports_written(cfg), day.isoformat(): key}
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(record, indent=1, sort_keys=True))
         tmp.replace(path)
@@ -300,10 +320,11 @@ class Harness:
                                     k: v["services_start_s"] for k, v in self.turns.items()},
                                 "sampled": "the benchmark process, everything it started "
                                            "(process tree) and the Spark Connect server, "
-                                           f"every {sampler.every_s} s; PSS (proportional set "
-                                           "size) summed is what they hold in memory, summed "
-                                           "RSS counts pages that forked processes share once "
-                                           "per process"}
+                                           f"RSS every {sampler.every_s} s, PSS at most every "
+                                           f"{sampler.pss_every_s} s while RSS is above the PSS "
+                                           "peak; PSS (proportional set size) summed is what "
+                                           "they hold in memory, summed RSS counts pages that "
+                                           "forked processes share once per process"}
         self.results = results
         return results
 
@@ -319,9 +340,11 @@ class Harness:
                 adapters[n] = load_adapter(n, cfg, **self.adapter_options.get(n, {}))
             except Exception as exc:  # noqa: BLE001 - a missing adapter is a reported result
                 per[n]["errors"].append(f"adapter unavailable: {type(exc).__name__}: {exc}")
+        first: WorkbenchConfig | None = None
         for n, a in adapters.items():
             self.progress(f"data for {n} ({self.plan.scale:,} rows/day)")
-            self.prepare_data(a)
+            self.prepare_data(a, source=first)  # the first namespace's exports, copied
+            first = first or a.config
         names = [n for n in names if n in adapters]
         rounds = self.plan.repetitions
         for rep, name in interleaved(names, rounds):
@@ -588,36 +611,44 @@ class Harness:
 
 class PhaseSampler(threading.Thread):
     """Peak memory of everything the benchmark runs, overall and per orchestrator: summed PSS
-    (what the processes hold) and summed RSS (shared pages counted per process)."""
+    (what the processes hold) and summed RSS (shared pages counted per process).
 
-    def __init__(self, config: WorkbenchConfig, every_s: float = 0.5) -> None:
+    RSS is read every ``every_s``; PSS, which costs a walk of every mapping (a Spark JVM's
+    take about 80 ms), at most every ``pss_every_s`` and only while the summed RSS is above the
+    phase's PSS peak: PSS never exceeds RSS, so no other sample could raise that peak. Read
+    every 0.5 s it took a third of a core of the machine under test."""
+
+    def __init__(self, config: WorkbenchConfig, every_s: float = 0.5,
+                 pss_every_s: float = 2.0) -> None:
         super().__init__(daemon=True)
-        self.config, self.every_s = config, every_s
+        self.config, self.every_s, self.pss_every_s = config, every_s, pss_every_s
         self.phase, self.peak, self.peaks = "setup", 0, {}
         self.peak_pss, self.pss_peaks = 0, {}
+        self._pss_read_at = float("-inf")
         self._halt = threading.Event()
 
-    def sample(self) -> tuple[int, int]:
-        pids = [os.getpid()]
+    def processes(self) -> list[int]:
+        roots = [os.getpid()]
         server = connect_server_status(self.config).get("pid")
-        if server and server not in pids:
-            pids.append(server)
-        rss = pss = 0
-        for p in pids:
-            r, q = tree_memory(p)
-            rss, pss = rss + r, pss + q
-        return rss, pss
+        if server and server not in roots:
+            roots.append(server)
+        return descendants(roots)
+
+    def sample_once(self) -> None:
+        pids, phase = self.processes(), self.phase
+        rss = sum(rss_of(p) for p in pids)
+        self.peak = max(self.peak, rss)
+        self.peaks[phase] = max(self.peaks.get(phase, 0), rss)
+        now = time.monotonic()
+        if rss > self.pss_peaks.get(phase, 0) and now - self._pss_read_at >= self.pss_every_s:
+            self._pss_read_at = now
+            pss = sum(pss_of(p) for p in pids)
+            self.peak_pss = max(self.peak_pss, pss)
+            self.pss_peaks[phase] = max(self.pss_peaks.get(phase, 0), pss)
 
     def run(self) -> None:
         while not self._halt.is_set():
-            try:
-                rss, pss = self.sample()
-            except OSError:  # a process of the tree ended while it was read: sample again
-                rss = pss = 0
-            self.peak = max(self.peak, rss)
-            self.peaks[self.phase] = max(self.peaks.get(self.phase, 0), rss)
-            self.peak_pss = max(self.peak_pss, pss)
-            self.pss_peaks[self.phase] = max(self.pss_peaks.get(self.phase, 0), pss)
+            self.sample_once()
             self._halt.wait(self.every_s)
 
     def stop(self) -> None:

@@ -228,6 +228,35 @@ def test_exports_of_another_scale_are_written_again(connect_config, tmp_path):
     assert written[bad].endswith("bad=True") and written[day.isoformat()].endswith("bad=False")
 
 
+def test_exports_are_copied_from_the_first_namespace(connect_config, tmp_path, monkeypatch):
+    """Every namespace gets the same bytes: the first one's exports, copied, none generated
+    again (the bad day's too)."""
+    from types import SimpleNamespace
+
+    from benchmarks import harness as harness_mod
+    from pipelines_core.lake import checksum_files
+
+    cfg = connect_config.replace(lake_root=tmp_path / "lake", state_dir=tmp_path / "state")
+    plan = BenchPlan(["direct"], scale=500, repetitions=1, backfill_days=2)
+    harness = Harness(cfg, plan, progress=lambda m: None)
+    first = load_adapter("direct", harness.bench_config()).config
+    harness.prepare_data(SimpleNamespace(config=first))
+    other = first.replace(namespace="copied")
+
+    def generate(*args, **kwargs):
+        raise AssertionError("an export was generated instead of copied")
+
+    monkeypatch.setattr(harness_mod, "write_customer_export", generate)
+    harness.prepare_data(SimpleNamespace(config=other), source=first)
+    for day in plan.all_data_dates():
+        a, b = (c.namespace_root() / f"bronze/customers_cdc/date={day}" for c in (first, other))
+        assert (b / "_SUCCESS").exists() and b.resolve() != a.resolve()
+        assert checksum_files(b) == checksum_files(a)
+    records = [json.loads((cfg.state_dir / "bench" / f"exports-{n}.json").read_text())
+               for n in (first.namespace, "copied")]
+    assert records[0] == records[1] and "bad=True" in records[1][plan.bad_range()[1].isoformat()]
+
+
 def test_tree_memory_counts_pages_shared_by_a_fork_once():
     """A forked child shares its parent's pages: summed RSS counts them twice, PSS once.
     The fork happens in a process of its own: pytest's holds Spark and gRPC threads, which a
@@ -256,3 +285,31 @@ def test_tree_memory_counts_pages_shared_by_a_fork_once():
     finally:
         parent.stdin.close()  # the child holds the same stdin: both read EOF and end
         parent.wait(timeout=30)
+
+
+def test_memory_sampler_reads_pss_only_when_it_could_raise_a_peak(monkeypatch, tmp_path):
+    """PSS (costly to read) is read while the summed RSS is above the phase's PSS peak, at
+    most every pss_every_s; RSS on every sample."""
+    from benchmarks import harness as harness_mod
+    from pipelines_core import testing
+
+    rss, reads = {"now": 100}, []
+    monkeypatch.setattr(harness_mod, "descendants", lambda roots: [1, 2])
+    monkeypatch.setattr(harness_mod, "rss_of", lambda pid: rss["now"])
+    monkeypatch.setattr(harness_mod, "pss_of", lambda pid: reads.append(pid) or rss["now"] - 10)
+    sampler = harness_mod.PhaseSampler(testing.make_config(tmp_path), pss_every_s=0)
+    sampler.phase = "airflow"
+    sampler.sample_once()
+    rss["now"] = 80  # RSS below the PSS peak (180): PSS cannot be higher, not read
+    sampler.sample_once()
+    assert len(reads) == 2 and sampler.peak_pss == 180 and sampler.peak == 200
+    rss["now"] = 300
+    sampler.sample_once()
+    assert len(reads) == 4 and sampler.pss_peaks == {"airflow": 580}
+    sampler.phase, rss["now"] = "luigi", 50  # a new phase has a peak of its own
+    sampler.sample_once()
+    assert sampler.pss_peaks == {"airflow": 580, "luigi": 80} and sampler.peak_pss == 580
+    sampler.pss_every_s = 3600
+    rss["now"] = 1000
+    sampler.sample_once()  # above the peak, but read too recently
+    assert len(reads) == 6 and sampler.peak == 2000 and sampler.peaks["luigi"] == 2000
