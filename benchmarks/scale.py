@@ -51,15 +51,20 @@ def descendants(roots: list[int]) -> list[int]:
     return out
 
 
-def rss_of(pid: int) -> int:
-    """Resident set of one process in bytes (0 once it has ended)."""
+def _kib_field(path: str, prefix: str) -> int | None:
+    """The ``prefix`` line's value (in kB in /proc) as bytes; None if absent or unreadable."""
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(prefix):
                 return int(line.split()[1]) * 1024
     except OSError:
         pass
-    return 0
+    return None
+
+
+def rss_of(pid: int) -> int:
+    """Resident set of one process in bytes (0 once it has ended)."""
+    return _kib_field(f"/proc/{pid}/status", "VmRSS:") or 0
 
 
 def pss_of(pid: int) -> int:
@@ -67,13 +72,8 @@ def pss_of(pid: int) -> int:
     share it, so PSS summed over a tree is what the tree holds in memory (summed RSS counts a
     page shared by forked processes once per process). RSS where smaps_rollup is not
     readable. Reading it walks every mapping: about 80 ms for a Spark JVM."""
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return rss_of(pid)
+    pss = _kib_field(f"/proc/{pid}/smaps_rollup", "Pss:")
+    return rss_of(pid) if pss is None else pss
 
 
 def tree_memory(pid: int) -> tuple[int, int]:
