@@ -13,7 +13,7 @@ def test_noop_run_succeeds(instance, tmp_path, monkeypatch):
     monkeypatch.setenv("WORKBENCH_NAMESPACE", "dagster_floor")
     from workbench_dagster.definitions import defs
 
-    result = defs.get_job_def("customer_daily_etl").execute_in_process(
+    result = defs.resolve_job_def("customer_daily_etl").execute_in_process(
         partition_key="2026-10-12", instance=instance, raise_on_error=False)
     assert result.success
     steps = sorted((r.step, r.map_key) for r in Ledger(tmp_path / "state" / "ledger.jsonl")
