@@ -103,8 +103,8 @@ def get_session(config: WorkbenchConfig) -> Any:
         if mode == "connect" or url.startswith("sc://"):
             os.environ["SPARK_CONNECT_MODE_ENABLED"] = "1"
         else:
-            os.environ.pop("SPARK_CONNECT_MODE_ENABLED", None)
-            os.environ.pop("SPARK_REMOTE", None)
+            for var in ("SPARK_CONNECT_MODE_ENABLED", "SPARK_REMOTE", "SPARK_LOCAL_REMOTE"):
+                os.environ.pop(var, None)
         session = _sessions.get(key)
         if session is not None and _usable(session):
             return session
@@ -145,11 +145,9 @@ def _create(config: WorkbenchConfig, mode: str, url: str) -> Any:
     # The driver's JVM comes from the installed pyspark, whose folder is a complete SPARK_HOME
     # (unset, pyspark would first try the working directory's parent). Spark's launcher
     # leaves the classic SQL classes off the class path of a JVM it takes for a Connect
-    # client's (SPARK_REMOTE or SPARK_CONNECT_MODE=1 in the environment) unless the API mode
-    # is said to be classic.
+    # client's (SPARK_REMOTE, cleared by get_session, or SPARK_CONNECT_MODE=1 in the
+    # environment) unless the API mode is said to be classic.
     os.environ.setdefault("SPARK_HOME", str(spark_home()))
-    for var in ("SPARK_REMOTE", "SPARK_LOCAL_REMOTE"):
-        os.environ.pop(var, None)
     builder = SparkSession.builder.master(master).appName("workbench") \
         .config("spark.api.mode", "classic")
     for k, v in _spark_conf(config).items():
