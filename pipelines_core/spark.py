@@ -123,15 +123,16 @@ def _usable(session: Any) -> bool:
 
 
 def _create(config: WorkbenchConfig, mode: str, url: str) -> Any:
-    from pyspark.sql import SparkSession
-
     if mode == "connect" or url.startswith("sc://"):
         host, port = _host_port(url)
         if not port_open(port, host, timeout=3):
             hint = " (start it with `workbench spark start`)" if mode == "connect" else ""
             raise SparkUnavailableError(f"no Spark Connect server answers at {url}{hint}")
-        builder = SparkSession.builder.remote(url)
-        session = builder.getOrCreate()
+        # Connect's own builder: the generic one refuses a Connect session in a process
+        # that already holds a classic one (SESSION_ALREADY_EXIST).
+        from pyspark.sql.connect.session import SparkSession as ConnectSession
+
+        session = ConnectSession.builder.remote(url).getOrCreate()
         for k, v in _spark_conf(config).items():
             if k.startswith("spark.sql."):
                 session.conf.set(k, v)
@@ -147,6 +148,8 @@ def _create(config: WorkbenchConfig, mode: str, url: str) -> Any:
     # leaves the classic SQL classes off the class path of a JVM it takes for a Connect
     # client's (SPARK_REMOTE, cleared by get_session, or SPARK_CONNECT_MODE=1 in the
     # environment) unless the API mode is said to be classic.
+    from pyspark.sql import SparkSession
+
     os.environ.setdefault("SPARK_HOME", str(spark_home()))
     builder = SparkSession.builder.master(master).appName("workbench") \
         .config("spark.api.mode", "classic")
