@@ -21,10 +21,11 @@ import threading
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from benchmarks.adapters.base import Adapter, RunView
 from benchmarks.scale import descendants, pss_of, rss_of
@@ -39,7 +40,7 @@ from pipelines_core.spark import connect_server_status
 from pipelines_core.spec import get_pipeline, retry_policy
 from pipelines_core.verify import output_checksums, output_partitions
 
-SCHEMA_VERSION = "1.4.0"
+SCHEMA_VERSION = "1.5.0"
 ADAPTERS = {
     "direct": "benchmarks.adapters.direct",
     "airflow": "benchmarks.adapters.airflow",
@@ -318,6 +319,9 @@ class Harness:
                                     k: v["turn_s"] for k, v in self.turns.items()},
                                 "services_start_s_by_orchestrator": {
                                     k: v["services_start_s"] for k, v in self.turns.items()},
+                                # and, summed over its turns, each part of them
+                                "phase_s_by_orchestrator": {
+                                    k: v["phases_s"] for k, v in self.turns.items()},
                                 "sampled": "the benchmark process, everything it started "
                                            "(process tree) and the Spark Connect server, "
                                            f"RSS every {sampler.every_s} s, PSS at most every "
@@ -351,32 +355,38 @@ class Harness:
             adapter = adapters[name]
             sampler.phase = name
             self.progress(f"round {rep + 1}/{rounds}: {name}")
-            turn = self.turns.setdefault(name, {"turn_s": 0.0, "services_start_s": []})
+            turn = self.turns.setdefault(name, {"turn_s": 0.0, "services_start_s": [],
+                                                "phases_s": {}})
             t_turn = time.monotonic()
+            phase = self._phase_timer(turn["phases_s"])
             try:
                 adapter.start()
                 turn["services_start_s"].append(round(time.monotonic() - t_turn, 1))
                 self.progress(f"  {name} ready in {turn['services_start_s'][-1]} s")
-                if rep == 0:  # the warm-up, on the services of the first round
-                    per[name]["happy"].append(self._happy(adapter, self.plan.happy_dates()[0], 0))
-                per[name]["happy"].append(
-                    self._happy(adapter, self.plan.happy_dates()[rep + 1], rep + 1))
-                floor = self._floor(adapter, self.plan.floor_dates()[rep], rep + 1)
+                with phase("happy_path"):
+                    if rep == 0:  # the warm-up, on the services of the first round
+                        per[name]["happy"].append(
+                            self._happy(adapter, self.plan.happy_dates()[0], 0))
+                    per[name]["happy"].append(
+                        self._happy(adapter, self.plan.happy_dates()[rep + 1], rep + 1))
+                    floor = self._floor(adapter, self.plan.floor_dates()[rep], rep + 1)
                 per[name]["floor"].append(floor)
                 if floor["state"] != "success":  # a failed floor run measures nothing
                     per[name]["errors"].append(f"floor run of {floor['date']} ended "
                                                f"{floor['state']!r}")
                 if rep == rounds - 1:
-                    per[name].update(self._last_round(adapter, adapters["direct"]))
+                    per[name].update(self._last_round(adapter, adapters["direct"], phase))
                     if "observability" in self.plan.scenarios:
                         self.progress(f"  observability probes on {name}")
-                        per[name]["observability"] = self._observability(adapter, per[name])
+                        with phase("observability"):
+                            per[name]["observability"] = self._observability(adapter, per[name])
             except Exception as exc:  # noqa: BLE001 - one orchestrator's failure is a result
                 per[name]["errors"].append(f"{type(exc).__name__}: {exc}")
                 self.progress(f"{name} failed: {exc}\n{traceback.format_exc()}")
             finally:
                 self.progress(f"  stopping {name}")
-                adapter.stop()
+                with phase("stop"):
+                    adapter.stop()
                 turn["turn_s"] = round(turn["turn_s"] + time.monotonic() - t_turn, 1)
         return self._assemble(adapters, per)
 
@@ -403,14 +413,30 @@ class Harness:
         return {"repetition": rep, "warmup": False, "date": day.isoformat(),
                 "state": run.state, "wall_s": round(wall, 3)}
 
-    def _last_round(self, adapter: Adapter, direct: Adapter) -> dict[str, Any]:
+    @staticmethod
+    def _phase_timer(into: dict[str, float]) -> Callable[[str], Any]:
+        """``with phase(name):`` adds the block's seconds to ``into[name]``."""
+        @contextmanager
+        def phase(name: str) -> Iterator[None]:
+            t0 = time.monotonic()
+            try:
+                yield
+            finally:
+                into[name] = round(into.get(name, 0.0) + time.monotonic() - t0, 1)
+        return phase
+
+    def _last_round(self, adapter: Adapter, direct: Adapter,
+                    phase: Callable[[str], Any]) -> dict[str, Any]:
         """Retries and backfill, one after the other, on the services of the last round."""
         out: dict[str, Any] = {}
         if "retries" in self.plan.scenarios:
-            out["retries"] = self._retries(adapter)
+            with phase("retries"):
+                out["retries"] = self._retries(adapter)
         if "backfill" in self.plan.scenarios:
-            out["backfill"] = self._backfill(adapter, direct)
-            out["backfill"]["bad_day"] = self._bad_day(adapter)
+            with phase("backfill"):
+                out["backfill"] = self._backfill(adapter, direct)
+            with phase("bad_day"):
+                out["backfill"]["bad_day"] = self._bad_day(adapter)
         return out
 
     def _fault_env(self) -> dict[str, str]:

@@ -14,6 +14,9 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 NA = "not supported"
 
 
+PHASES = ("happy_path", "retries", "backfill", "bad_day", "observability", "stop")
+
+
 def _fmt(value: Any, unit: str = "") -> str:
     if value is None:
         return "–"
@@ -139,13 +142,20 @@ def render(results: dict[str, Any], folder: Path) -> tuple[Path, Path]:
                       autoescape=select_autoescape(["html", "j2"]))
     env.filters["fmt"] = _fmt
     ctx = {"r": results, "headline": headline_rows(results), "NA": NA,
-           "probe_names": _probe_names(results), "screenshots": _screenshots(folder)}
+           "probe_names": _probe_names(results), "screenshots": _screenshots(folder),
+           "phases": _phases(results)}
     md = env.get_template("report.md.j2").render(**ctx)
     html = env.get_template("report.html.j2").render(charts=charts(results), **ctx)
     md_path, html_path = folder / "report.md", folder / "report.html"
     md_path.write_text(md)
     html_path.write_text(html)
     return md_path, html_path
+
+
+def _phases(results: dict[str, Any]) -> list[str]:
+    """The parts of the orchestrators' turns that any of them has, in the order they come."""
+    by = (results.get("resources") or {}).get("phase_s_by_orchestrator") or {}
+    return [p for p in PHASES if any(p in v for v in by.values())]
 
 
 def _probe_names(results: dict[str, Any]) -> list[str]:

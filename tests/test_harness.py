@@ -142,7 +142,16 @@ def test_report_renders_with_charts_and_a_cell_per_scenario(bench):
     turn = results["resources"]["turn_s_by_orchestrator"]["direct"]
     start = results["resources"]["services_start_s_by_orchestrator"]["direct"]
     assert turn > 0 and len(start) == 1 and 0 <= start[0] < turn
-    assert f"direct {turn} s ({start[0]} s)" in text
+    phases = results["resources"]["phase_s_by_orchestrator"]["direct"]
+    assert set(phases) == {"happy_path", "retries", "backfill", "bad_day", "observability",
+                           "stop"}
+    assert start[0] + sum(phases.values()) <= turn + 0.5  # parts of the turn, rounded
+    assert phases["happy_path"] > 0 and phases["backfill"] > 0
+    row = (f"| direct | {turn} | {start[0]} | " + " | ".join(
+        f"{phases[p]:.2f}" for p in ("happy_path", "retries", "backfill", "bad_day",
+                                     "observability", "stop")) + " |")
+    assert row in text
+    assert 'id="time-table"' in html.read_text()
 
 
 def test_plan_refuses_unknown_scenarios():
