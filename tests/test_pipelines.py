@@ -108,6 +108,28 @@ def test_classic_session_in_a_process_with_a_connect_url_in_its_environment(tmp_
 
 
 @pytest.mark.connect
+def test_a_process_with_a_classic_session_opens_a_connect_one_too(connect_config, tmp_path):
+    """pyspark's generic builder refuses a Connect session once a classic one exists
+    (SESSION_ALREADY_EXIST); both kinds compute in one process, classic first."""
+    code = ("from pyspark.sql import functions as F\n"
+            "from pipelines_core import spark, testing\n"
+            f"cfg = testing.make_config({str(tmp_path)!r})\n"
+            "classic = spark.get_session(cfg)\n"
+            "print(classic.range(5).select(F.sum(F.col('id'))).collect()[0][0])\n"
+            # pyspark picks Connect or classic columns by a process-wide switch, which
+            # get_session keeps in step with the session it returns: use each after getting it
+            f"remote = spark.get_session(cfg.replace(spark_mode='connect', "
+            f"spark_connect_port={connect_config.spark_connect_port}))\n"
+            "assert type(classic).__module__ != type(remote).__module__\n"
+            "print(remote.range(5).select(F.sum(F.col('id'))).collect()[0][0])\n")
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path, text=True,
+                         capture_output=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.split()[-2:] == ["10", "10"]
+
+
+@pytest.mark.connect
 def test_connect_gives_the_same_outputs_as_the_classic_session(local_run, connect_config):
     cfg, _, _ = local_run
     etl, ml = run_both(connect_config, DAY)
