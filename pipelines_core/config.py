@@ -221,3 +221,15 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> Workb
         if raw is not None:
             values[key] = raw if not isinstance(raw, str) else _coerce(key, raw, fields[key])
     return WorkbenchConfig(**values)
+
+
+def config_for(orchestrator: str, env: Mapping[str, str] | None = None,
+               **overrides: Any) -> WorkbenchConfig:
+    """The configuration of a process that runs steps for ``orchestrator``: the environment's
+    (and file's), written into the lake namespace named after the orchestrator unless
+    ``WORKBENCH_NAMESPACE`` names another one (the tests and the benchmark do), with
+    ``orchestrator`` set so the ledger records who ran each attempt."""
+    env = os.environ if env is None else env
+    if not env.get(ENV_PREFIX + "NAMESPACE") and "namespace" not in overrides:
+        overrides["namespace"] = orchestrator
+    return load_config(env, orchestrator=orchestrator, **overrides)

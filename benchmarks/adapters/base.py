@@ -10,7 +10,7 @@ from __future__ import annotations
 import abc
 from dataclasses import asdict, dataclass, field
 from datetime import date as Date
-from typing import Any
+from typing import Any, Callable
 
 from pipelines_core.config import WorkbenchConfig
 
@@ -70,6 +70,22 @@ class BackfillView:
     mechanism: str = ""  # e.g. "airflow backfill create", "RangeDaily", "thread pool"
 
 
+@dataclass
+class Probe:
+    """One observability probe: a question put to the orchestrator's own API or store, and
+    its answer with the evidence. ``passed`` is None when the orchestrator does not offer
+    what the probe asks (the evidence says why); ``error`` holds the traceback of a probe
+    that raised, which then did not pass."""
+
+    name: str
+    passed: bool | None
+    evidence: str
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
 @dataclass(frozen=True)
 class Capabilities:
     """What the orchestrator does natively; the report says "not supported" for a False."""
@@ -100,6 +116,11 @@ class Adapter(abc.ABC):
     def __init__(self, config: WorkbenchConfig) -> None:
         self.config = config.replace(namespace=self.namespace or self.name,
                                      orchestrator=self.name)
+        # Anything the adapter saw happen to the orchestrator's services and acted on in the
+        # open (a component found dead and restarted): written to results.json, never hidden.
+        self.incidents: list[dict[str, Any]] = []
+        # Settings the adapter runs the orchestrator with that differ from its defaults.
+        self.settings: dict[str, str] = {}
 
     def start(self) -> None:
         """Start the orchestrator's services (server, scheduler, daemon)."""
@@ -128,6 +149,12 @@ class Adapter(abc.ABC):
         harness has emptied their outputs and wants them run again. Run records are the
         adapters' business where they run (Airflow and Dagster compare them with the lake);
         nothing by default."""
+
+    def probes(self, mine: dict[str, Any]) -> list[Callable[[], Probe]]:
+        """The orchestrator's own probes (metrics endpoint, lineage, quality results), as
+        callables the harness runs one by one, so one probe's exception is that probe's
+        error. ``mine`` holds this adapter's scenario results. None by default."""
+        return []
 
     @abc.abstractmethod
     def read_runs(self, pipeline: str, day: Date | None = None) -> list[RunView]:
