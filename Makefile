@@ -11,7 +11,7 @@ IMPLS       := airflow prefect dagster luigi
 export UV_PYTHON_DOWNLOADS := never
 export PATH := $(HOME)/.local/bin:$(PATH)
 
-.PHONY: help setup demo test test-tools test-core test-stack test-course $(addprefix test-,$(IMPLS)) spark-start spark-stop \
+.PHONY: help setup demo test test-tools test-core test-adapters test-stack test-course $(addprefix test-,$(IMPLS)) spark-start spark-stop \
         down clean check
 
 help:
@@ -46,29 +46,32 @@ demo: setup
 	  echo "Report: $(CURDIR)/reports/latest/report.html   (make ui: the four UIs over these runs)"; \
 	  exit $$rc
 
-# The root environment's suite comes in three groups so that they can run side by side with
-# the implementations' suites: TEST_JOBS=1 make test runs everything one after the other.
-STACK_TESTS    := tests/test_compose.py tests/test_scale_out.py tests/test_postgres_metadata.py \
-                  tests/test_ui_browser.py
-COURSE_TESTS   := tests/test_exercises.py tests/test_concepts.py
+# The root environment's suite comes in groups that mirror the code (tests/core, tests/bench,
+# tests/adapters, tests/stack, tests/course) so that they can run side by side with the
+# implementations' suites: TEST_JOBS=1 make test runs everything one after the other.
 TEST_JOBS      ?= 2
-SUITES         := test-core test-stack test-course $(addprefix test-,$(IMPLS))
+SUITES         := test-core test-adapters test-stack test-course $(addprefix test-,$(IMPLS))
 
 test: setup test-tools
 	@$(MAKE) --no-print-directory -j$(TEST_JOBS) --output-sync=target $(SUITES)
 	@echo "all suites passed"
 
 test-core:
-	@echo "== core and benchmarks"
-	@.venv/bin/python -m pytest $(PYTEST_ARGS) $(addprefix --ignore=,$(STACK_TESTS) $(COURSE_TESTS))
+	@echo "== core and benchmark harness"
+	@.venv/bin/python -m pytest $(PYTEST_ARGS) tests/core tests/bench
+
+# One contract suite over all five adapters, each against its real services.
+test-adapters:
+	@echo "== adapters: the contract over direct, Airflow, Prefect, Dagster, Luigi"
+	@.venv/bin/python -m pytest $(PYTEST_ARGS) tests/adapters
 
 test-stack:
 	@echo "== compose stack, Spark cluster, Postgres metadata, the UIs in a browser"
-	@.venv/bin/python -m pytest $(PYTEST_ARGS) $(STACK_TESTS)
+	@.venv/bin/python -m pytest $(PYTEST_ARGS) tests/stack
 
 test-course:
 	@echo "== exercises and the concept map"
-	@.venv/bin/python -m pytest $(PYTEST_ARGS) $(COURSE_TESTS)
+	@.venv/bin/python -m pytest $(PYTEST_ARGS) tests/course
 
 $(addprefix test-,$(IMPLS)): test-%:
 	@if [ -d $*_impl/tests ]; then \

@@ -2,7 +2,7 @@
 opens an existing file at an existing line, and that line still shows the code the link's
 text quotes. Every concept row gives each orchestrator a link or says why there is none.
 
-Line numbers move while the implementations change: ``python tests/test_concepts.py --fix``
+Line numbers move while the implementations change: ``python tests/course/test_concepts.py --fix``
 moves each stale link to the line of its file that shows the quoted code (nearest to the
 old line) and reports the links it cannot place.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DOCS = {"en": ROOT / "docs" / "concepts.md", "es": ROOT / "docs" / "concepts.es.md"}
 LINK = re.compile(r"\[`([^`]+)`\]\(([^)#\s]+)#L(\d+)\)")
 CONCEPTS = ["DAG", "Operator", "Sensor", "XCom", "Templating", "Catchup", "Backfill",
@@ -55,7 +55,7 @@ def test_every_link_shows_its_code(lang):
         lines = path.read_text().splitlines()
         if not 1 <= line <= len(lines) or token not in lines[line - 1]:
             bad.append(f"{path.relative_to(ROOT)}#L{line} does not show {token!r}")
-    assert not bad, "\n".join(bad + ["lines moved? `.venv/bin/python tests/test_concepts.py "
+    assert not bad, "\n".join(bad + ["lines moved? `.venv/bin/python tests/course/test_concepts.py "
                                       "--fix` re-points the links; then re-read them"])
 
 

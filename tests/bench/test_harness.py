@@ -15,7 +15,7 @@ from benchmarks.harness import (BenchPlan, Harness, interleaved, load_adapter, m
 from pipelines_core.ledger import Ledger
 from pipelines_core.procs import free_port
 
-SCHEMA = json.loads((Path(__file__).parents[1] / "benchmarks/results.schema.json").read_text())
+SCHEMA = json.loads((Path(__file__).parents[2] / "benchmarks/results.schema.json").read_text())
 
 
 def test_rounds_interleave_every_orchestrator():
