@@ -1,0 +1,150 @@
+"""One contract, five adapters: each drives its orchestrator through real services and reports
+runs, steps, attempts and errors that must agree with the run ledger (the ground truth every
+step attempt writes, whoever runs it).
+
+Per adapter, against its real services on 127.0.0.1 and the session's Spark Connect server:
+a successful run that retries a transient fault and skips a branch; a failed run whose
+permanent fault exhausts the retries and stops everything downstream; and after ``stop()``,
+no component of its services left running.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+
+from benchmarks.adapters.base import Adapter, RunView
+from benchmarks.harness import load_adapter
+from pipelines_core import testing
+from pipelines_core.ledger import Ledger
+from pipelines_core.spec import get_pipeline, retry_policy
+
+ETL = "customer_daily_etl"
+OK_DAY = date(2026, 11, 2)     # not the 1st: monthly_report is skipped
+FAIL_DAY = date(2026, 11, 3)
+ADAPTERS = ["direct", "airflow", "prefect", "dagster", "luigi"]
+DOWNSTREAM_OF_SUMMARY = ["choose_report", "monthly_report", "daily_report", "notify"]
+
+
+def faults(plan: dict) -> dict[str, str]:
+    return {"WORKBENCH_FAULTS": json.dumps(plan)}
+
+
+@pytest.fixture(scope="module", params=ADAPTERS)
+def adapter(request, connect_config, tmp_path_factory):
+    root = tmp_path_factory.mktemp(f"contract-{request.param}")
+    cfg = connect_config.replace(lake_root=root / "lake", state_dir=root / "state")
+    adapter = load_adapter(request.param, cfg)
+    testing.generate_exports(adapter.config, [OK_DAY, FAIL_DAY])
+    adapter.start()
+    try:
+        yield adapter
+    finally:
+        adapter.stop()
+
+
+@pytest.fixture(scope="module")
+def ok_run(adapter) -> RunView:
+    return adapter.run_date(ETL, OK_DAY, env=faults(
+        {"ingest_cdc": {"kind": "raise", "times": 1, "dates": [OK_DAY.isoformat()]}}))
+
+
+@pytest.fixture(scope="module")
+def failed_run(adapter) -> RunView:
+    return adapter.run_date(ETL, FAIL_DAY, env=faults(
+        {"gold_summary": {"kind": "permanent", "dates": [FAIL_DAY.isoformat()]}}))
+
+
+def ledger(adapter: Adapter, day: date) -> dict[tuple[str, str | None], list]:
+    """The ledger's attempts of ``day`` in the adapter's namespace, per (step, map key)."""
+    out: dict[tuple[str, str | None], list] = {}
+    for rec in Ledger(adapter.config.ledger_path).read_attempts(
+            pipeline=ETL, date=day.isoformat(), namespace=adapter.config.namespace):
+        out.setdefault((rec.step, rec.map_key), []).append(rec)
+    return out
+
+
+def assert_steps_match_ledger(adapter: Adapter, run: RunView, day: date) -> None:
+    """Every step the ledger saw is reported with the same attempts, in order, with the same
+    outcome and (for failures) the ledger's error; nothing the ledger did not see ran."""
+    truth = ledger(adapter, day)
+    assert truth, f"the ledger has no attempt of {day} in namespace {adapter.config.namespace}"
+    for (step, key), records in truth.items():
+        view = run.step(step, key)
+        assert view is not None, f"{adapter.name} reports no {step}[{key}]; ledger has it"
+        assert [a.state for a in view.attempts] == [r.status for r in records], (
+            f"{step}[{key}]: {adapter.name} reports {[a.state for a in view.attempts]}, "
+            f"ledger {[r.status for r in records]}")
+        assert view.state == records[-1].status
+        for seen, rec in zip(view.attempts, records):
+            if rec.status == "failed":
+                assert seen.error and rec.error.splitlines()[0][:60] in seen.error, (
+                    f"{step} attempt {rec.attempt}: error {seen.error!r}, ledger {rec.error!r}")
+    ran = {step for step, _ in truth}
+    for view in run.steps:
+        if view.step not in ran:
+            assert view.state in ("skipped", "upstream_failed"), (
+                f"{view.step} reported {view.state} but never ran")
+            assert not [a for a in view.attempts if a.state in ("success", "failed")]
+
+
+def test_successful_run_retries_a_transient_fault_and_skips_the_other_branch(adapter, ok_run):
+    assert ok_run.state == "success"
+    assert (ok_run.pipeline, ok_run.date) == (ETL, OK_DAY.isoformat())
+    assert_steps_match_ledger(adapter, ok_run, OK_DAY)
+    ingest = ok_run.step("ingest_cdc")
+    assert [a.state for a in ingest.attempts] == ["failed", "success"]
+    assert "injected raise fault" in ingest.attempts[0].error
+    assert ok_run.step("daily_report").state == "success"
+    monthly = ok_run.step("monthly_report")
+    assert monthly is None or monthly.state == "skipped", monthly
+    regions = {s.map_key for s in ok_run.steps if s.step == "gold_region_aggregates"}
+    assert regions == {"amer", "apac", "emea", "latam"}
+    for step in ok_run.steps:
+        for attempt in step.attempts:
+            if attempt.state in ("success", "failed"):
+                assert attempt.duration_s is not None and attempt.duration_s > 0, (
+                    step.step, attempt)
+
+
+def test_failed_run_exhausts_retries_and_stops_downstream(adapter, failed_run):
+    assert failed_run.state == "failed"
+    assert_steps_match_ledger(adapter, failed_run, FAIL_DAY)
+    retries = retry_policy(get_pipeline(ETL), adapter.config).retries
+    summary = failed_run.step("gold_summary")
+    assert [a.state for a in summary.attempts] == ["failed"] * (retries + 1)
+    assert all("injected permanent fault" in a.error for a in summary.attempts)
+    truth = ledger(adapter, FAIL_DAY)
+    for step in DOWNSTREAM_OF_SUMMARY:
+        assert (step, None) not in truth, f"{step} ran after its upstream failed"
+        view = failed_run.step(step)
+        assert view is None or view.state in ("upstream_failed", "skipped"), (step, view)
+    assert any(failed_run.step(s) is not None and failed_run.step(s).state == "upstream_failed"
+               for s in DOWNSTREAM_OF_SUMMARY) or adapter.name in UNREPORTED_DOWNSTREAM, (
+        f"{adapter.name} reports no downstream step as upstream_failed")
+
+
+def test_runs_are_read_back_by_date(adapter, ok_run, failed_run):
+    by_day = {d: [r.run_id for r in adapter.read_runs(ETL, d)] for d in (OK_DAY, FAIL_DAY)}
+    assert ok_run.run_id in by_day[OK_DAY] and failed_run.run_id not in by_day[OK_DAY]
+    assert failed_run.run_id in by_day[FAIL_DAY] and ok_run.run_id not in by_day[FAIL_DAY]
+    again = next(r for r in adapter.read_runs(ETL, FAIL_DAY) if r.run_id == failed_run.run_id)
+    assert again.state == "failed"
+
+
+def test_stop_leaves_no_component_running(adapter, ok_run, failed_run):
+    service = getattr(adapter, "service", None)
+    adapter.stop()
+    if service is None:
+        assert adapter.name == "direct"  # runs in the caller's process: no services
+        return
+    status = service.status()
+    assert status["components"], status
+    assert [c["health"] for c in status["components"]] == ["down"] * len(status["components"])
+    adapter.start()  # the fixture's stop() finds it running again
+
+
+# Orchestrators that do not create a record for a task that never started, with the reason.
+UNREPORTED_DOWNSTREAM: dict[str, str] = {}
