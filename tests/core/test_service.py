@@ -1,0 +1,249 @@
+"""The process toolkit, the HTTP client and the service-command frame, on real processes and a
+real HTTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+
+from pipelines_core import procs
+from pipelines_core.http import Conflict, HttpClient, HttpUnreachable, NotFound, ServerError
+
+# --- poll_until ------------------------------------------------------------------------------
+
+
+def test_poll_until_returns_the_first_truthy_answer():
+    answers = iter([None, 0, "", "ready", "later"])
+    assert procs.poll_until(lambda: next(answers), timeout_s=5, interval_s=0.01,
+                            what="x") == "ready"
+
+
+def test_poll_until_times_out_naming_what_it_waited_for_and_the_last_error():
+    def check():
+        raise ConnectionRefusedError("nobody there")
+
+    with pytest.raises(TimeoutError, match=r"the thing: not within 0 s.*nobody there"):
+        procs.poll_until(check, timeout_s=0.2, interval_s=0.05, what="the thing")
+
+
+def test_poll_until_stops_at_once_when_waiting_is_pointless():
+    t0 = time.monotonic()
+    with pytest.raises(RuntimeError, match="server: it exited"):
+        procs.poll_until(lambda: False, timeout_s=30, what="server",
+                         fail=lambda: "it exited")
+    assert time.monotonic() - t0 < 5
+
+
+# --- process groups --------------------------------------------------------------------------
+
+
+def test_kill_group_kills_the_whole_group_and_nothing_else(tmp_path):
+    # The leader forks a child into its own group; a bystander runs in another group.
+    group = procs.start_group(["sh", "-c", "sleep 300 & sleep 300"], log=tmp_path / "g.log")
+    bystander = procs.start_group(["sleep", "300"], log=tmp_path / "b.log")
+    try:
+        procs.poll_until(lambda: len(procs.group_members(group.pid)) == 3, timeout_s=10,
+                         what="three members")
+        assert sorted(procs.descendants([group.pid])) == sorted(procs.group_members(group.pid))
+        assert procs.kill_group(group.pid) == 3
+        assert procs.group_members(group.pid) == []
+        assert procs.pid_alive(bystander.pid)
+    finally:
+        procs.stop_group(bystander.pid)
+    assert not procs.pid_alive(bystander.pid)
+
+
+def test_stop_group_ends_a_process_that_ignores_term_with_kill(tmp_path):
+    proc = procs.start_group([sys.executable, "-c",
+                              "import signal, time; signal.signal(signal.SIGTERM, "
+                              "signal.SIG_IGN); print('up', flush=True); time.sleep(300)"],
+                             log=tmp_path / "stubborn.log")
+    procs.poll_until(lambda: b"up" in (tmp_path / "stubborn.log").read_bytes(), timeout_s=20,
+                     what="stubborn process up")
+    t0 = time.monotonic()
+    assert procs.stop_group(proc.pid, grace_s=0.5) == 1
+    assert not procs.group_alive(proc.pid)
+    assert time.monotonic() - t0 < 10
+    assert procs.stop_group(proc.pid) == 0  # nothing left to stop
+
+
+def test_a_record_whose_pid_now_runs_another_program_is_not_alive(tmp_path):
+    proc, rec = procs.start_recorded("sleeper", ["sleep", "300"], record=tmp_path / "r.json",
+                                     log=tmp_path / "r.log")
+    try:
+        loaded = procs.ProcessRecord.load(tmp_path / "r.json")
+        assert (loaded.pid, loaded.cmd) == (proc.pid, ["sleep", "300"])
+        assert loaded.alive()
+        other = procs.ProcessRecord("x", proc.pid, ["luigid"], "x.log")
+        assert not other.alive()  # same pid, but not the program recorded
+    finally:
+        procs.stop_group(proc.pid)
+    assert not loaded.alive()
+
+
+# --- the HTTP client ---------------------------------------------------------------------------
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    busy_left = 0
+
+    def log_message(self, *args):  # keep pytest output clean
+        pass
+
+    def _answer(self, status: int, body: dict) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        if self.path == "/busy":
+            cls = type(self)
+            if cls.busy_left > 0:
+                cls.busy_left -= 1
+                return self._answer(503, {"detail": "database is locked"})
+            return self._answer(200, {"ok": True})
+        if self.path.startswith("/echo"):
+            return self._answer(200, {"path": self.path,
+                                      "auth": self.headers.get("Authorization")})
+        if self.path == "/boom":
+            return self._answer(500, {"detail": "boom"})
+        return self._answer(404, {"detail": "no such thing"})
+
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length", 0))
+        body = json.loads(self.rfile.read(length) or b"null")
+        if body.get("name") == "taken":
+            return self._answer(409, {"detail": "exists"})
+        return self._answer(201, {"created": body["name"]})
+
+
+@pytest.fixture
+def server():
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_http_client_decodes_json_sends_headers_and_queries(server):
+    client = HttpClient(server, headers=lambda: {"Authorization": "Bearer t"})
+    assert client.get("/echo", limit=5, skip=None) == {"path": "/echo?limit=5",
+                                                       "auth": "Bearer t"}
+    assert client.post("/things", {"name": "a"}) == {"created": "a"}
+
+
+def test_http_client_errors_are_typed_by_status(server):
+    client = HttpClient(server, tries=1)
+    with pytest.raises(Conflict) as conflict:
+        client.post("/things", {"name": "taken"})
+    assert conflict.value.status == 409 and "exists" in conflict.value.body
+    with pytest.raises(NotFound):
+        client.get("/missing")
+    with pytest.raises(ServerError) as boom:
+        client.get("/boom")
+    assert boom.value.status == 500
+    assert client.ok("/echo") and not client.ok("/missing")
+
+
+def test_http_client_asks_again_only_for_the_statuses_it_is_told(server):
+    _Handler.busy_left = 2
+    assert HttpClient(server, tries=3, backoff_s=0.01).get("/busy") == {"ok": True}
+    _Handler.busy_left = 1
+    with pytest.raises(ServerError):
+        HttpClient(server, tries=3, backoff_s=0.01, retry_on=()).get("/busy")
+
+
+def test_http_client_reports_an_unreachable_server():
+    with pytest.raises(HttpUnreachable):
+        HttpClient(f"http://127.0.0.1:{procs.free_port()}", tries=2, backoff_s=0.01).get("/")
+
+
+# --- the service-command frame ------------------------------------------------------------------
+
+SERVICE = textwrap.dedent('''
+    import sys
+    from pipelines_core.http import HttpClient
+    from pipelines_core.service import Component, Service, main
+
+    class Toy(Service):
+        orchestrator = "toy"
+        default_port = 0
+
+        def components(self):
+            web = [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(self.port)]
+            return [Component("web", web, port=self.port, ready_timeout_s=30,
+                              healthy=lambda: HttpClient(self.url).ok("/")),
+                    Component("worker", [sys.executable, "-c", "import time; time.sleep(600)"])]
+
+        def info(self):
+            return {"login": "none"}
+
+    raise SystemExit(main(Toy))
+''')
+
+
+@pytest.fixture
+def toy(tmp_path):
+    script = tmp_path / "toy_service.py"
+    script.write_text(SERVICE)
+    port = procs.free_port()
+    home = tmp_path / "home"
+
+    def run(*action: str, check: bool = True) -> dict:
+        out = subprocess.run([sys.executable, str(script), "--home", str(home), "--port",
+                              str(port), "--json", *action], capture_output=True, text=True,
+                             timeout=120)
+        if check:
+            assert out.returncode == 0, out.stderr
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    yield run, port
+    run("down", check=False)
+
+
+def test_service_command_up_status_kill_restart_down(toy):
+    run, port = toy
+    up = run("up")
+    assert up["healthy"] and up["info"] == {"login": "none"}
+    rows = {c["name"]: c for c in up["components"]}
+    assert list(rows) == ["web", "worker"]
+    assert rows["web"]["port"] == port and procs.port_open(port)
+    for row in rows.values():
+        assert row["health"] == "healthy" and row["pid"] == row["pgid"]
+        assert procs.group_members(row["pgid"])
+
+    killed = run("kill", "worker")
+    after = {c["name"]: c for c in killed["components"]}
+    assert after["worker"]["health"] == "down" and not killed["healthy"]
+    assert after["web"]["health"] == "healthy" and after["web"]["pid"] == rows["web"]["pid"]
+    assert not procs.group_members(rows["worker"]["pgid"])
+
+    again = {c["name"]: c for c in run("restart", "worker")["components"]}
+    assert again["worker"]["health"] == "healthy"
+    assert again["worker"]["pid"] != rows["worker"]["pid"]
+
+    down = run("down")
+    assert [c["health"] for c in down["components"]] == ["down", "down"]
+    assert not procs.port_open(port)
+    assert not procs.group_members(again["worker"]["pgid"])
+
+
+def test_service_command_says_what_is_wrong(toy):
+    run, port = toy
+    bad = run("kill", "web", check=False)
+    assert "not running" in bad["error"]
+    run("up")
+    unknown = run("restart", "scheduler", check=False)
+    assert unknown["error"] == "toy has no component 'scheduler'; its components: web, worker"
