@@ -1,13 +1,16 @@
-"""The Luigi adapter: a workbench-owned luigid, workers run through the Luigi environment.
+"""The Luigi adapter: luigid started by the Luigi implementation's service command
+(``python -m workbench_luigi.service``, in its own environment), workers run in that
+environment too.
 
-``start()`` starts ``luigid`` on 127.0.0.1 (task history in SQLite, Prometheus metrics) with
-its state under ``<state_dir>/luigi``. A run is one Luigi worker invocation
+``start()`` brings luigid up on 127.0.0.1 (a free port unless given; task history in SQLite,
+Prometheus metrics) over the home ``<state_dir>/luigi``. A run is one Luigi worker invocation
 (``luigi_impl/.venv/bin/python -m workbench_luigi run|backfill --scheduler-url ...``, i.e.
-``luigi.build`` over the pipeline's last task or a ``RangeDaily``). What the adapter reports
-comes from Luigi itself: task states and last errors from luigid's API, attempts and their
-times from luigid's task history, counters from ``/metrics``, and per-attempt log lines
-from the worker's log file (each attempt runs in its own process, so its lines carry its
-pid; Luigi's own "running" line ties a pid to a task).
+``luigi.build`` over the pipeline's last task or a ``RangeDaily``): Luigi's own way to run
+tasks. What the adapter reports comes from Luigi itself: task states and last errors from
+luigid's HTTP API, attempts and their times from luigid's own task-history store (SQLite,
+read-only: luigid serves it only as HTML), counters from ``/metrics``, and per-attempt log
+lines from the worker's log file (each attempt runs in its own process, so its lines carry
+its pid; Luigi's own "running" line ties a pid to a task).
 
 Luigi has no notion of a "run": the adapter records each worker invocation's summary (start,
 end, status, log file) in ``<state_dir>/luigi/runs.jsonl`` and reads luigid's history within
@@ -17,6 +20,7 @@ delay, no jitter; the capabilities say so and the benchmark measures the real de
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -26,22 +30,22 @@ import threading
 import time
 from collections import defaultdict
 from datetime import date as Date
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-from benchmarks.adapters.base import (Adapter, AttemptView, BackfillView, Capabilities,
+from benchmarks.adapters.base import (Adapter, AttemptView, BackfillView, Capabilities, Probe,
                                       RunView, StepView)
 from benchmarks.adapters.luigi_api import HistoryTask, LuigidClient
-from pipelines_core.config import PROJECT_ROOT
+from benchmarks.adapters.service import ServiceCommand, impl_dir, impl_python
+from pipelines_core.http import HttpError
+from pipelines_core.procs import free_port, stop_group
 from pipelines_core.runner import date_range
 from pipelines_core.spec import get_pipeline
 
-IMPL = PROJECT_ROOT / "luigi_impl"
-PYTHON = IMPL / ".venv" / "bin" / "python"
-DEFAULT_PORT = 8082
 PIPELINE_ETL = "customer_daily_etl"
 _RUNNING = re.compile(r"\[pid (\d+)\] Worker .* running\s+(\S+)\((.*)\)\s*$")
+_SUSPENDED = re.compile(r"\[pid \d+\] Worker .* new requirements\s")
 _FAILED = re.compile(r" attempt \S+ failed: (.*)$")
 
 
@@ -73,14 +77,16 @@ class LuigiAdapter(Adapter):
             "sensor": "an ExternalTask re-checked every retry_delay until "
                       "disable_hard_timeout; Luigi fires no FAILURE event for it, so a sensor "
                       "timeout sends no alert",
-            "branch": "chosen in requires(): the branch not taken is never scheduled, so it "
-                      "does not appear as a skipped step",
+            "branch": "choose_report is a task like the others (ledger, faults, retries); "
+                      "notify reads its recorded decision and yields the chosen report as a "
+                      "dynamic dependency: the report not taken is never scheduled, so it does "
+                      "not appear as a skipped step",
             "runs": "Luigi has no run object: a run is one worker invocation",
             "failure_memory": "luigid counts a task's failures over disable_window (1 h) "
                               "across runs and a success does not clear them: run again "
                               "within the hour, a task that needed its retries is disabled "
-                              "at its first new failure (the adapter starts luigid on a "
-                              "clean state)",
+                              "at its first new failure (the adapter starts luigid with "
+                              "--fresh-state)",
             "disabled": "luigid keeps a task that exhausted its retries DISABLED for a day; "
                         "the adapter re-enables the requested dates' disabled tasks before a "
                         "new run (the visualiser's re-enable button)",
@@ -88,43 +94,53 @@ class LuigiAdapter(Adapter):
 
     def __init__(self, config, port: int | None = None) -> None:
         super().__init__(config)
-        self.root = self.config.state_dir / "luigi"
-        self.port = port or int(os.environ.get("WORKBENCH_LUIGID_PORT", DEFAULT_PORT))
+        self.root = self.config.state_dir / "luigi"  # luigid's home: state, history, logs
+        self.port = port or free_port()
+        self.service = ServiceCommand("luigi", self.root, port=self.port, env=self._env(),
+                                      options=["--fresh-state"])
         self.url: str | None = None
+        self.history_db = self.root / "task-history.sqlite"
         self._runs_lock = threading.Lock()
 
-    # --- services -------------------------------------------------------------------------
-    def _impl(self, args: list[str], env: dict[str, str] | None = None,
-              timeout_s: float = 120) -> subprocess.CompletedProcess:
-        full_env = {k: v for k, v in os.environ.items()
-                    if not k.startswith(("WORKBENCH_", "VIRTUAL_ENV", "LUIGI_CONFIG_PATH"))}
-        full_env.update(self.config.to_env())
-        full_env.update(env or {})
-        full_env["PYTHONPATH"] = str(IMPL)
-        return subprocess.run([str(PYTHON), "-m", "workbench_luigi", *args], cwd=IMPL,
-                              env=full_env, timeout=timeout_s, capture_output=True, text=True)
+    def _env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        """The environment of luigid and of the workers: the configuration's ``WORKBENCH_*``
+        variables, none of the caller's Luigi or virtualenv settings."""
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("WORKBENCH_", "VIRTUAL_ENV", "LUIGI_CONFIG_PATH"))}
+        env.update(self.config.to_env())
+        env.update(extra or {})
+        env["PYTHONPATH"] = str(impl_dir("luigi"))
+        return env
 
+    # --- services -------------------------------------------------------------------------
     def start(self) -> None:
-        """Start luigid on a clean scheduler state (the task history stays). luigid counts a
-        task's failures over ``disable_window`` (an hour) across runs, keeps them through a
-        restart in its state file, and a success does not clear them: a task that failed
-        twice and then succeeded, run again within the hour, is disabled at its first new
-        failure. Each benchmark gets a fresh retry budget, as on the other orchestrators."""
-        (self.root / "luigid-state.pickle").unlink(missing_ok=True)
-        proc = self._impl(["luigid", "start", "--port", str(self.port), "--root", str(self.root)])
-        if proc.returncode != 0:
-            raise RuntimeError(f"luigid did not start: {proc.stderr[-2000:]}")
-        self.url = json.loads(proc.stdout.strip().splitlines()[-1])["url"]
+        """``up --fresh-state``: luigid on a clean scheduler state (the task history stays).
+        luigid counts a task's failures over ``disable_window`` (an hour) across runs, keeps
+        them through a restart in its state file, and a success does not clear them: a task
+        that failed twice and then succeeded, run again within the hour, is disabled at its
+        first new failure. Each benchmark gets a fresh retry budget, as on the other
+        orchestrators. A luigid already running over the same home (``make ui``) is used as
+        it is, wherever it listens."""
+        running = self.service.component(self.service.status(), "luigid")
+        if running["health"] != "down" and running["port"] != self.port:
+            self.port = self.service.port = running["port"]
+        status = self.service.up()
+        self.url = status["url"]
+        self.history_db = Path(status["info"]["task_history"])
+        self.settings = {
+            **status["info"]["settings"],
+            "luigid --fresh-state": "scheduler state deleted before luigid starts"
+            if running["health"] == "down" else "not applied: luigid was already running"}
 
     def stop(self) -> None:
-        self._impl(["luigid", "stop", "--root", str(self.root)])
+        self.service.down()
         self.url = None
 
     @property
     def client(self) -> LuigidClient:
         if self.url is None:
             self.start()
-        return LuigidClient(self.url, self.root / "task-history.sqlite")
+        return LuigidClient(self.url, self.history_db)
 
     @property
     def metrics_url(self) -> str:
@@ -134,9 +150,13 @@ class LuigiAdapter(Adapter):
         """luigid's Prometheus counters (started, failed, disabled, done per family and date)."""
         return self.client.metrics()
 
-    def probes(self, mine: dict[str, Any]) -> list[dict[str, Any]]:
+    def probes(self, mine: dict[str, Any]) -> list[Callable[[], Probe]]:
         """Luigi-specific probes: luigid's Prometheus counters vs the ledger, the quality
         gate's status message held by luigid, and no lineage store."""
+        return [functools.partial(self.probe_metrics_endpoint, mine),
+                self.probe_lineage_events, functools.partial(self.probe_quality_results, mine)]
+
+    def probe_metrics_endpoint(self, mine: dict[str, Any]) -> Probe:
         happy_day = mine["happy"][-1]["date"]
         transient = mine.get("retries", {}).get("transient", {})
         metrics = self.read_metrics()
@@ -148,19 +168,22 @@ class LuigiAdapter(Adapter):
         failed = value("luigi_task_failed_total", f"{PIPELINE_ETL}.{transient.get('step')}",
                        transient.get("date", ""))
         truth = transient.get("attempts_truth", 0) - 1
+        return Probe("metrics_endpoint", bool(done and done >= 1) and failed == truth,
+                     f"GET {self.metrics_url}: luigi_task_done_total{{notify, {happy_day}}}="
+                     f"{done}; luigi_task_failed_total{{{transient.get('step')}, "
+                     f"{transient.get('date')}}}={failed} vs {truth} failed attempts in the "
+                     f"ledger")
+
+    def probe_lineage_events(self) -> Probe:
+        return Probe("lineage_events", None,
+                     "Luigi keeps no lineage or asset events: a task's output() targets are "
+                     "only checked for existence (complete()); luigid's API and task history "
+                     "record task events (PENDING, RUNNING, DONE) and parameters, never the "
+                     "targets written")
+
+    def probe_quality_results(self, mine: dict[str, Any]) -> Probe:
         bad = (mine.get("backfill") or {}).get("bad_day") or {}
-        return [{"name": "metrics_endpoint",
-                 "passed": bool(done and done >= 1) and failed == truth,
-                 "evidence": f"GET {self.metrics_url}: luigi_task_done_total{{notify, "
-                             f"{happy_day}}}={done}; luigi_task_failed_total{{"
-                             f"{transient.get('step')}, {transient.get('date')}}}={failed} vs "
-                             f"{truth} failed attempts in the ledger"},
-                {"name": "lineage_events", "passed": None,
-                 "evidence": "Luigi keeps no lineage or asset events: a task's output() targets "
-                             "are only checked for existence (complete()); luigid's API and task "
-                             "history record task events (PENDING, RUNNING, DONE) and "
-                             "parameters, never the targets written"},
-                self.quality_probe([happy_day, *bad.get("dates", [])])]
+        return self.quality_results([mine["happy"][-1]["date"], *bad.get("dates", [])])
 
     def quality_messages(self, days: list[str]) -> dict[str, str | None]:
         """The quality gate's status message per date, as luigid holds it (it forgets a task
@@ -173,16 +196,16 @@ class LuigiAdapter(Adapter):
                                            task_id=task_id).get("statusMessage")
         return out
 
-    def quality_probe(self, days: list[str]) -> dict[str, Any]:
+    def quality_results(self, days: list[str]) -> Probe:
         """The gate's checks, set by the task with ``set_status_message``, read back through
         ``/api/get_task_status_message``."""
         messages = self.quality_messages(days)
         shown = {d: m for d, m in messages.items() if m and m.startswith("quality ")}
-        return {"name": "quality_results", "passed": bool(shown),
-                "evidence": f"GET {self.client.url}/api/get_task_status_message?data="
-                            f'{{"task_id": "{PIPELINE_ETL}.quality_gate_<date>_..."}} for '
-                            f"{days}: " + ("; ".join(f"{d}: {m[:220]}" for d, m in shown.items())
-                                           or f"no status message held: {messages}")}
+        return Probe("quality_results", bool(shown),
+                     f"GET {self.client.url}/api/get_task_status_message?data="
+                     f'{{"task_id": "{PIPELINE_ETL}.quality_gate_<date>_..."}} for '
+                     f"{days}: " + ("; ".join(f"{d}: {m[:220]}" for d, m in shown.items())
+                                    or f"no status message held: {messages}"))
 
     # --- running --------------------------------------------------------------------------
     def re_enable(self, pipeline: str, days: list[str]) -> list[str]:
@@ -201,16 +224,24 @@ class LuigiAdapter(Adapter):
 
     def _worker(self, args: list[str], env: dict[str, str] | None, timeout_s: float,
                 pipeline: str, days: list[str]) -> dict:
+        """One Luigi worker invocation against luigid; its JSON summary. The worker and the
+        attempt processes it forks are one process group: a timeout stops them all."""
         url = self.client.url
         re_enabled = self.re_enable(pipeline, days)
         t0 = time.time()
+        proc = subprocess.Popen(
+            [str(impl_python("luigi")), "-m", "workbench_luigi", *args, "--scheduler-url", url],
+            cwd=impl_dir("luigi"), env=self._env(env), stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, start_new_session=True)
         try:
-            proc = self._impl([*args, "--scheduler-url", url], env, timeout_s)
-            lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+            out, err = proc.communicate(timeout=timeout_s)
+            lines = [ln for ln in out.splitlines() if ln.startswith("{")]
             summary = json.loads(lines[-1]) if lines else {
                 "status": "CRASHED", "ok": False, "start": t0, "end": time.time(),
-                "log": None, "error": proc.stderr[-2000:]}
+                "log": None, "error": err[-2000:]}
         except subprocess.TimeoutExpired:
+            stop_group(proc.pid)
+            proc.communicate()
             summary = {"status": "TIMEOUT", "ok": False, "start": t0, "end": time.time(),
                        "log": None}
         summary.update(args=args, re_enabled=re_enabled)
@@ -295,7 +326,7 @@ class LuigiAdapter(Adapter):
             tasks = self.client.task_list(search=pipeline)
             blocked = self.client.task_list(status="PENDING", upstream_status="UPSTREAM_DISABLED",
                                             search=pipeline)
-        except OSError:
+        except HttpError:
             return {}
         states = {tid: t["status"] for tid, t in tasks.items()
                   if t.get("params", {}).get("date") == day}
@@ -308,20 +339,23 @@ class LuigiAdapter(Adapter):
         events = [(n, ts) for n, ts in task.events if since <= ts <= until]
         if not events:
             return None
-        attempts = task.attempts(since=since)
-        attempts = [a for a in attempts if a.start <= until]
         task_logs = logs.get(_pretty(task), [])
+        passes = [(a, task_logs[n][1] if n < len(task_logs) else [])
+                  for n, a in enumerate(task.attempts(since=since)) if a.start <= until]
+        # A pass that yielded dynamic dependencies (notify asking for the report the branch
+        # chose) went back to PENDING and is run again from the start: not an attempt.
+        attempts = [(a, lines) for a, lines in passes if not any(map(_SUSPENDED.search, lines))]
         views = []
-        for n, a in enumerate(attempts):
-            lines = task_logs[n][1] if n < len(task_logs) else []
+        for n, (a, lines) in enumerate(attempts, start=1):
             error = None
             if a.state == "failed":
-                error = next((m.group(1) for m in map(_FAILED.search, lines) if m), None)
-            views.append(AttemptView(a.number, a.state, a.start.isoformat(),
+                error = _raised(lines) or next(
+                    (m.group(1) for m in map(_FAILED.search, lines) if m), None)
+            views.append(AttemptView(n, a.state, a.start.isoformat(),
                                      a.end.isoformat() if a.end else None, a.duration_s,
                                      error, "\n".join(lines[-40:]) or None))
         if attempts:
-            state = attempts[-1].state
+            state = attempts[-1][0].state
         elif any(n == "DONE" for n, _ in events):
             state = "skipped"  # found complete: not run again
         elif live in ("UPSTREAM_DISABLED", "PENDING"):
@@ -335,6 +369,20 @@ class LuigiAdapter(Adapter):
                 tail = self.client.fetch_error(task.task_id).strip().splitlines()
                 views[-1].error = tail[-1] if tail else None
         return StepView(task.step, state, task.params.get("region"), views)
+
+
+def _raised(lines: list[str]) -> str | None:
+    """``Type: message`` of the last exception a traceback in ``lines`` ends with (Luigi logs
+    the task's exception with its traceback when an attempt fails)."""
+    found, inside = None, False
+    for ln in lines:
+        if ln.startswith("Traceback (most recent call last):"):
+            inside = True
+        elif inside and ln and not ln.startswith(" "):
+            kind, sep, message = ln.partition(": ")
+            found = f"{kind.rpartition('.')[2]}{sep}{message}"
+            inside = False
+    return found
 
 
 def _pretty(task: HistoryTask) -> str:

@@ -1,14 +1,15 @@
 """Reading what Luigi itself recorded: luigid's JSON API, its task history and ``/metrics``.
 
-Standard library only, so the benchmark (root environment, no Luigi installed) and the
-Luigi implementation's tests use the same reader.
+The benchmark runs in the root environment, without Luigi, so this reads luigid the way any
+client would:
 
 - ``/api/<method>?data=<json>``: luigid's RPC API (``task_list``, ``fetch_error``,
-  ``worker_list``...), the scheduler's live view: states of the tasks it still holds.
-- The task history luigid writes with ``[scheduler] record_task_history`` (SQLAlchemy, here
-  SQLite): one ``tasks`` row per task and its ``task_events`` (PENDING, RUNNING, FAILED,
-  DONE) with timestamps. luigid renders it only as HTML pages (``/history``), so the
-  history is read from its store, read-only.
+  ``get_task_status_message``, ``re_enable_task``...), the scheduler's live view: states of
+  the tasks it still holds.
+- luigid's own store of its task history, written with ``[scheduler] record_task_history``
+  (SQLAlchemy, here SQLite): one ``tasks`` row per task and its ``task_events`` (PENDING,
+  RUNNING, FAILED, DONE) with timestamps. luigid serves it only as HTML pages
+  (``/history``), so the history is read from that store, read-only.
 - ``/metrics``: the Prometheus collector's counters per task family and date.
 """
 
@@ -17,12 +18,12 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-import urllib.parse
-import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+from pipelines_core.http import HttpClient
 
 
 @dataclass
@@ -62,6 +63,8 @@ class HistoryTask:
         """Attempts: each RUNNING event opens one, the next FAILED or DONE closes it.
 
         A DONE without a RUNNING before it is a task found already complete, not an attempt.
+        A RUNNING followed by PENDING stays ``running`` here: either the task yielded dynamic
+        dependencies (the worker's log says so) or its worker died.
         """
         out: list[HistoryAttempt] = []
         current: HistoryAttempt | None = None
@@ -86,17 +89,15 @@ def _utc(value: str) -> datetime:
 class LuigidClient:
     """A luigid at ``url`` (``http://127.0.0.1:8082``) and, optionally, its history database."""
 
-    def __init__(self, url: str, history_db: Path | str | None = None, timeout: float = 10):
+    def __init__(self, url: str, history_db: Path | str | None = None, timeout_s: float = 10):
         self.url = url.rstrip("/")
         self.history_db = Path(history_db) if history_db else None
-        self.timeout = timeout
+        self.http = HttpClient(self.url, timeout_s=timeout_s)
 
     # --- the RPC API --------------------------------------------------------------------
     def rpc(self, method: str, **args: Any) -> Any:
-        query = urllib.parse.urlencode({"data": json.dumps(args)})
-        with urllib.request.urlopen(f"{self.url}/api/{method}?{query}",
-                                    timeout=self.timeout) as resp:
-            return json.loads(resp.read())["response"]
+        """One RPC; luigid takes every call (reads and changes alike) as a GET."""
+        return self.http.get(f"/api/{method}", data=json.dumps(args))["response"]
 
     def task_list(self, status: str = "", upstream_status: str = "",
                   search: str | None = None) -> dict[str, dict[str, Any]]:
@@ -112,8 +113,7 @@ class LuigidClient:
 
     # --- /metrics -----------------------------------------------------------------------
     def metrics_text(self) -> str:
-        with urllib.request.urlopen(f"{self.url}/metrics", timeout=self.timeout) as resp:
-            return resp.read().decode()
+        return self.http.request("GET", "/metrics", raw=True)
 
     def metrics(self) -> dict[tuple[str, frozenset], float]:
         """``{(metric name, frozenset of label pairs): value}`` from ``/metrics``."""

@@ -1,9 +1,12 @@
-"""The Luigi graph (``requires()``) of each pipeline equals its spec, and retries come from it."""
+"""The Luigi graph of each pipeline equals its spec, and retries come from it.
+
+The graph is what ``requires()`` declares, plus the branch's one dynamic dependency: ``notify``
+requires ``choose_report`` (to read its recorded decision) and yields the chosen report.
+"""
 
 from __future__ import annotations
 
 import subprocess
-import sys
 from collections import defaultdict
 from datetime import date
 
@@ -11,26 +14,21 @@ import luigi
 import pytest
 from luigi.task import flatten
 
+from pipelines_core.ledger import Ledger
 from pipelines_core.spec import get_pipeline, retry_policy
-from pipelines_core.steps.etl import regions
-from pipelines_core.testing import make_config
+from pipelines_core.steps import etl
 
 from workbench_luigi import customer_daily_etl, lead_scoring_mlops
 from workbench_luigi.settings import luigi_settings
-from conftest import IMPL_ROOT, clean_env
+from conftest import IMPL_ROOT, clean_env, yielded_report
 
 MODULES = {"customer_daily_etl": customer_daily_etl, "lead_scoring_mlops": lead_scoring_mlops}
 FIRST, OTHER = date(2026, 10, 1), date(2026, 10, 2)
 
+# the edge Luigi adds for the branch: notify reads choose_report's decision
+DECISION = ("choose_report", "notify")
 
-@pytest.fixture(autouse=True)
-def workbench_env(tmp_path, monkeypatch):
-    cfg = make_config(tmp_path, namespace="luigi")
-    for key in [k for k in list(__import__("os").environ) if k.startswith("WORKBENCH_")]:
-        monkeypatch.delenv(key)
-    for key, value in cfg.to_env().items():
-        monkeypatch.setenv(key, value)
-    return cfg
+pytestmark = pytest.mark.usefixtures("workbench_env")
 
 
 def walk(root: luigi.Task):
@@ -53,30 +51,53 @@ def own(edges, pipeline):
 
 
 @pytest.mark.parametrize("pipeline", sorted(MODULES))
-def test_requires_graph_equals_spec(pipeline):
+def test_graph_equals_spec(pipeline):
     spec = get_pipeline(pipeline)
     terminal = MODULES[pipeline].TERMINAL
     edges = set()
     for day in (FIRST, OTHER):
         found, _ = walk(terminal(date=day))
         edges |= found
-    assert own(edges, pipeline) == spec.edges()
+    if pipeline == "customer_daily_etl":
+        assert DECISION in own(edges, pipeline)
+        for day, decision in ((FIRST, "monthly_report"), (OTHER, "daily_report")):
+            found, _ = walk(yielded_report(day, decision))
+            edges |= found | {((pipeline, decision), (pipeline, "notify"))}
+        assert own(edges, pipeline) == spec.edges() | {DECISION}
+    else:
+        assert own(edges, pipeline) == spec.edges()
     nodes = {s for e in own(edges, pipeline) for s in e}
     assert nodes == set(spec.step_names)
 
 
-def test_branch_is_chosen_in_requires():
-    first, _ = walk(customer_daily_etl.notify(date=FIRST))
-    other, _ = walk(customer_daily_etl.notify(date=OTHER))
-    assert ("monthly_report", "notify") in own(first, "customer_daily_etl")
-    assert ("daily_report", "notify") not in own(first, "customer_daily_etl")
-    assert ("daily_report", "notify") in own(other, "customer_daily_etl")
-    assert ("monthly_report", "notify") not in own(other, "customer_daily_etl")
+def test_building_the_graph_decides_no_branch(monkeypatch):
+    """Luigi calls ``requires()`` to build its graph before anything runs (and again in every
+    worker): the core's branch is not asked there, outside ``run_step``, and no report is
+    scheduled before ``choose_report`` ran."""
+    def decided_outside_run_step(ctx):
+        raise AssertionError(f"choose_report decided for {ctx.ds} outside run_step")
+
+    monkeypatch.setattr(etl, "choose_report", decided_outside_run_step)
+    for day in (FIRST, OTHER):
+        _, keys = walk(customer_daily_etl.notify(date=day))
+        steps = {step for _, step in keys}
+        assert "choose_report" in steps
+        assert not steps & {"monthly_report", "daily_report"}
+
+
+@pytest.mark.parametrize("recorded", ["monthly_report", "daily_report"])
+def test_notify_follows_the_decision_choose_report_recorded(workbench_env, recorded):
+    """Whatever ``choose_report``'s recorded result names is the report ``notify`` waits for
+    (here recorded by hand for the 1st, where the core would pick the monthly report)."""
+    notify = customer_daily_etl.notify(date=FIRST)
+    assert notify.requires() == customer_daily_etl.choose_report(date=FIRST)
+    assert yielded_report(FIRST, recorded) == customer_daily_etl.REPORTS[recorded](date=FIRST)
+    assert Ledger(workbench_env.ledger_path).read_attempts() == []  # nothing ran
 
 
 def test_fan_out_one_task_per_region():
     _, keys = walk(customer_daily_etl.notify(date=OTHER))
-    assert keys[("customer_daily_etl", "gold_region_aggregates")] == set(regions())
+    assert keys[("customer_daily_etl", "gold_region_aggregates")] == set(etl.regions())
     assert keys[("customer_daily_etl", "gold_summary")] == {None}
 
 
@@ -119,7 +140,8 @@ def test_luigi_deps_tree_cli_shows_every_step(workbench_env):
         cwd=IMPL_ROOT, env=clean_env(workbench_env), capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     for step in get_pipeline("customer_daily_etl").step_names:
-        if step != "monthly_report":
+        if step not in ("monthly_report", "daily_report"):
             assert f"[{step}-{{'date': '2026-10-02'" in proc.stdout, step
-    assert "[monthly_report-" not in proc.stdout
+    # the reports are dynamic dependencies: they appear once the branch has run
+    assert "[monthly_report-" not in proc.stdout and "[daily_report-" not in proc.stdout
     assert proc.stdout.count("[gold_region_aggregates-") == 4

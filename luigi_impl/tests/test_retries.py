@@ -1,61 +1,24 @@
 """Retries, failures and alerts against a real luigid (127.0.0.1, free port, task history in
-SQLite, Prometheus metrics).
+SQLite, Prometheus metrics), read back with Luigi's own clients.
 
-Each test starts from a copy of the lake of one finished ETL date and removes the results of
-the pipeline's tail (``choose_report`` and what follows), so Luigi, which re-runs only
-incomplete tasks, runs just that tail: the retried and the stopped steps are real, the
-Spark work upstream of them is not paid again.
+Each test starts from a copy of the lake of one finished ETL date without the results of the
+pipeline's tail (``tail_to_run``), so only the tail runs.
 """
 
 from __future__ import annotations
 
-import json
-import shutil
-import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
 from pipelines_core.alerts import read_alerts
 from pipelines_core.faults import plan_to_env
 from pipelines_core.ledger import Ledger
-from pipelines_core.testing import free_port
 
-from workbench_luigi import server
-from workbench_luigi.base import results_root
-from conftest import ETL_DAY, copy_lake, run_luigi
-
-sys.path.insert(0, str(server.Path(__file__).resolve().parents[2]))
-from benchmarks.adapters.luigi_api import LuigidClient  # noqa: E402
+from conftest import TAIL, ETL_DAY, history_events, metrics, run_luigi, scheduler
 
 pytestmark = [pytest.mark.connect, pytest.mark.luigid]
-TAIL = ("choose_report", "monthly_report", "notify")
 DAY = ETL_DAY.isoformat()
-
-
-@pytest.fixture
-def luigid(config, tmp_path):
-    port = free_port()
-    srv = server.start(config, port, tmp_path / "luigid")
-    try:
-        yield srv
-    finally:
-        server.stop(tmp_path / "luigid")
-        assert not server.port_open(port), "luigid still listens after stop"
-
-
-@pytest.fixture
-def tail_to_run(etl_done, config):
-    source, rc, _ = etl_done
-    assert rc == 0
-    copy_lake(source, config)
-    for step in TAIL:
-        shutil.rmtree(results_root(config) / "customer_daily_etl" / step)
-    return config
-
-
-def _client(srv) -> LuigidClient:
-    return LuigidClient(srv.url, srv.history_db)
 
 
 def test_transient_failure_is_retried_and_recorded_like_the_ledger(tail_to_run, luigid):
@@ -72,32 +35,47 @@ def test_transient_failure_is_retried_and_recorded_like_the_ledger(tail_to_run, 
     ran = {r.step for r in Ledger(cfg.ledger_path).read_attempts(namespace="luigi")}
     assert ran == set(TAIL)
 
-    client = _client(luigid)
-    [task] = client.history("customer_daily_etl.choose_report", date=DAY)
-    attempts = task.attempts()
-    assert [a.state for a in attempts] == ["failed", "failed", "success"]
-    for ours, theirs in zip(attempts, ledger):
+    events = history_events(luigid, "customer_daily_etl.choose_report", date=DAY)
+    assert [name for name, _ in events] == ["RUNNING", "FAILED"] * 2 + ["RUNNING", "DONE"]
+    spans = list(zip(events[::2], events[1::2]))
+    for ((_, start), (_, end)), rec in zip(spans, ledger):
         # luigid stamps RUNNING when it hands out the task and the end when the worker
         # reports back: the ledger's attempt lies inside that interval
-        start, end = ours.start, ours.end
-        assert start - timedelta(seconds=1) <= _ts(theirs.start) <= end + timedelta(seconds=1)
-        assert _ts(theirs.end) <= end + timedelta(seconds=1)
+        assert start - timedelta(seconds=1) <= _ts(rec.start) <= end + timedelta(seconds=1)
+        assert _ts(rec.end) <= end + timedelta(seconds=1)
     # Luigi's retry: a fixed delay (retry_delay = the spec's base delay, 1 s here), no backoff
-    gaps = [(b.start - a.end).total_seconds() for a, b in zip(attempts, attempts[1:])]
-    assert all(g >= 1.0 for g in gaps), gaps
+    gaps = [(b[0][1] - a[1][1]).total_seconds() for a, b in zip(spans, spans[1:])]
+    assert len(gaps) == 2 and all(g >= 1.0 for g in gaps), gaps
     for later in ("monthly_report", "notify"):
-        [t] = client.history(f"customer_daily_etl.{later}", date=DAY)
-        assert [a.state for a in t.attempts()] == ["success"]
+        events = history_events(luigid, f"customer_daily_etl.{later}", date=DAY)
+        assert [name for name, _ in events][-2:] == ["RUNNING", "DONE"]
+        assert "FAILED" not in [name for name, _ in events]
 
-    metrics = client.metrics()
+    samples = metrics(luigid)
     labels = frozenset({("family", "customer_daily_etl.choose_report"), ("date", DAY)})
-    assert metrics[("luigi_task_failed_total", labels)] == 2
-    assert metrics[("luigi_task_done_total", labels)] == 1
-    assert metrics[("luigi_task_started_total", labels)] == 3
+    assert samples[("luigi_task_failed_total", labels)] == 2
+    assert samples[("luigi_task_done_total", labels)] == 1
+    assert samples[("luigi_task_started_total", labels)] == 3
 
-    states = {v["name"]: v["status"] for v in client.task_list().values()}
+    states = {v["name"]: v["status"] for v in scheduler(luigid.url).task_list("", "").values()}
     assert states["customer_daily_etl.notify"] == "DONE"
     assert read_alerts(cfg, kind="failure") == []
+
+
+def test_a_fault_on_the_branch_is_retried_and_the_run_completes(tail_to_run):
+    """The branch is a step like the others: a fault plan on ``choose_report`` reaches it,
+    Luigi retries it, and the report its successful attempt chose runs."""
+    cfg = tail_to_run
+    plan = plan_to_env({"choose_report": {"kind": "raise", "times": 1}})
+    rc, summary = run_luigi(cfg, "run", "--pipeline", "customer_daily_etl", "--date", DAY,
+                            env=plan)
+    assert rc == 0 and summary["status"] == "SUCCESS_WITH_RETRY", summary["details"]
+    ledger = Ledger(cfg.ledger_path).read_attempts(namespace="luigi")
+    assert [(r.step, r.attempt, r.status) for r in ledger] == [
+        ("choose_report", 1, "failed"), ("choose_report", 2, "success"),
+        ("monthly_report", 1, "success"), ("notify", 1, "success")]
+    assert "InjectedFault" in ledger[0].error
+    assert ledger[1].metrics == {"branch": "monthly_report"}
 
 
 def test_permanent_failure_stops_dependents_and_alerts_once(tail_to_run, luigid):
@@ -116,24 +94,24 @@ def test_permanent_failure_stops_dependents_and_alerts_once(tail_to_run, luigid)
     assert alerts[0]["step"] == "choose_report" and alerts[0]["orchestrator"] == "luigi"
     assert alerts[0]["attempts"] == 3 and "InjectedFault" in alerts[0]["error"]
 
-    client = _client(luigid)
-    tasks = client.task_list()
-    by_name = {v["name"]: (k, v["status"]) for k, v in tasks.items()}
+    client = scheduler(luigid.url)
+    by_name = {v["name"]: (k, v["status"]) for k, v in client.task_list("", "").items()}
     assert by_name["customer_daily_etl.choose_report"][1] == "DISABLED"
-    blocked = client.task_list(status="PENDING", upstream_status="UPSTREAM_DISABLED")
-    assert {v["name"] for v in blocked.values()} == {"customer_daily_etl.monthly_report",
-                                                     "customer_daily_etl.notify"}
-    assert "InjectedFault" in client.fetch_error(by_name["customer_daily_etl.choose_report"][0])
-    [task] = client.history("customer_daily_etl.choose_report", date=DAY)
-    assert [a.state for a in task.attempts()] == ["failed"] * 3
-    for later in ("monthly_report", "notify"):
-        assert all(t.attempts() == [] for t in client.history(f"customer_daily_etl.{later}"))
+    blocked = client.task_list("PENDING", "UPSTREAM_DISABLED")
+    # notify waits on the branch's decision; no report was chosen, so none was scheduled
+    assert {v["name"] for v in blocked.values()} == {"customer_daily_etl.notify"}
+    assert "customer_daily_etl.monthly_report" not in by_name
+    error = client.fetch_error(by_name["customer_daily_etl.choose_report"][0])["error"]
+    assert "InjectedFault" in error
+    events = history_events(luigid, "customer_daily_etl.choose_report", date=DAY)
+    assert [name for name, _ in events] == ["RUNNING", "FAILED"] * 3
+    assert "RUNNING" not in [n for n, _ in history_events(luigid, "customer_daily_etl.notify",
+                                                          date=DAY)]
 
 
-def _ts(text: str):
-    from datetime import datetime
-
-    return datetime.fromisoformat(text)
+def _ts(text: str) -> datetime:
+    # the ledger's times are UTC-aware; luigid's history (TZ=UTC) is naive
+    return datetime.fromisoformat(text).replace(tzinfo=None)
 
 
 def test_crash_and_hang_are_retried_with_a_local_scheduler(tail_to_run):
@@ -162,10 +140,8 @@ def test_crash_and_hang_are_retried_with_a_local_scheduler(tail_to_run):
 def test_quality_gate_stops_the_run_and_shows_its_checks_in_luigid(config, luigid):
     """A bad day: the gate fails on its first (and only) attempt, numbered 1 in the ledger,
     nothing downstream runs, one alert, and luigid holds the gate's checks as the task's
-    status message, which the benchmark adapter reads back."""
+    status message."""
     from pipelines_core import testing
-
-    from benchmarks.adapters.luigi import LuigiAdapter
 
     bad = ETL_DAY + timedelta(days=20)
     testing.generate_exports(config.replace(bad_days=(bad,)), [bad])
@@ -179,11 +155,9 @@ def test_quality_gate_stops_the_run_and_shows_its_checks_in_luigid(config, luigi
     alerts = read_alerts(config, kind="failure")
     assert [(a["step"], a["attempts"]) for a in alerts] == [("quality_gate", 1)]
 
-    adapter = LuigiAdapter(config)
-    adapter.url = luigid.url
-    messages = adapter.quality_messages([bad.isoformat()])
-    assert messages[bad.isoformat()].startswith(f"quality FAILED for {bad.isoformat()}: ")
-    assert "duplicate_keys " in messages[bad.isoformat()]  # every check is listed
-    assert " FAILED (" in messages[bad.isoformat()]       # and the failed one is marked
-    probe = adapter.quality_probe([bad.isoformat()])
-    assert probe["passed"] is True and "quality FAILED" in probe["evidence"]
+    client = scheduler(luigid.url)
+    [task_id] = client.task_list("", "", search=f"quality_gate(date={bad.isoformat()})")
+    message = client.get_task_status_message(task_id)["statusMessage"]
+    assert message.startswith(f"quality FAILED for {bad.isoformat()}: ")
+    assert "duplicate_keys " in message  # every check is listed
+    assert " FAILED (" in message        # and the failed one is marked

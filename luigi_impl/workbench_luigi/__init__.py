@@ -2,6 +2,7 @@
 
 Modules: ``customer_daily_etl`` and ``lead_scoring_mlops`` (the tasks), ``base`` (the step
 task, lake targets, the failure alert handler), ``settings`` (Luigi configuration derived
-from the spec and the workbench configuration), ``server`` (a workbench-owned ``luigid``)
-and ``run`` (the command line used by the adapter, the demo and the tests).
+from the spec and the workbench configuration), ``service`` (``luigid``: up, down, status,
+kill, restart) and ``run`` (the worker's command line used by the adapter, the demo and the
+tests).
 """

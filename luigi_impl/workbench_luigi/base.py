@@ -21,11 +21,12 @@ from luigi.task import flatten
 
 from pipelines_core import lake
 from pipelines_core.alerts import send_alert
+from pipelines_core.config import config_for
 from pipelines_core.ledger import Ledger
 from pipelines_core.runtime import run_step
 from pipelines_core.spec import PipelineSpec, get_pipeline, retry_policy
 
-from workbench_luigi.settings import ORCHESTRATOR, workbench_config
+from workbench_luigi.settings import ORCHESTRATOR
 
 log = logging.getLogger("workbench.luigi")
 
@@ -83,7 +84,7 @@ class StepTask(luigi.Task):
 
     @property
     def config(self):
-        return workbench_config()
+        return config_for(ORCHESTRATOR)
 
     # --- retries, from the spec ---------------------------------------------------------
     @property
@@ -158,9 +159,13 @@ class StepTask(luigi.Task):
         return attempts_failed(self) + 1
 
     def run(self) -> None:
+        self.run_core(self.upstream_results())
+
+    def run_core(self, inputs: dict[str, Any]) -> None:
+        """Run this attempt of the step through the core and write its result."""
         result = run_step(self.pipeline, self.step, self.date, config=self.config,
                           attempt=self.attempt_number(), map_key=self.map_key,
-                          inputs=self.upstream_results(), orchestrator=ORCHESTRATOR)
+                          inputs=inputs, orchestrator=ORCHESTRATOR)
         with self.result_target().open("w") as fh:
             json.dump(result, fh, indent=2, sort_keys=True, default=str)
 

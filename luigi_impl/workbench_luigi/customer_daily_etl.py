@@ -3,7 +3,8 @@ customers, stop on a data-quality violation, aggregate gold metrics per region, 
 the monthly (1st of the month) or daily report and notify.
 
 Luigi tasks in namespace ``customer_daily_etl``, one per spec step. Build the last one and
-Luigi schedules the rest through ``requires()``::
+Luigi schedules the rest through ``requires()``; the report the branch chooses is a dynamic
+dependency of ``notify`` (see there)::
 
     luigi --module workbench_luigi.customer_daily_etl customer_daily_etl.notify \\
         --date 2026-10-05
@@ -16,12 +17,12 @@ from __future__ import annotations
 import luigi
 
 from pipelines_core import lake
-from pipelines_core.runtime import RunContext
+from pipelines_core.config import config_for
 from pipelines_core.spec import get_pipeline
 from pipelines_core.steps import etl
 
 from workbench_luigi.base import RegionTask, StepTask
-from workbench_luigi.settings import retry_delay_s, workbench_config
+from workbench_luigi.settings import ORCHESTRATOR, retry_delay_s
 
 PIPELINE = "customer_daily_etl"
 SPEC = get_pipeline(PIPELINE)
@@ -49,12 +50,12 @@ class wait_for_export(luigi.ExternalTask):
     @property
     def retry_count(self) -> int:
         # enough checks to cover the timeout; disable_hard_timeout ends the wait on time
-        config = workbench_config()
+        config = config_for(ORCHESTRATOR)
         return int(config.sensor_timeout_s / retry_delay_s(config)) + 2
 
     @property
     def disable_hard_timeout(self) -> int:
-        return max(1, int(round(workbench_config().sensor_timeout_s)))
+        return max(1, int(round(config_for(ORCHESTRATOR).sensor_timeout_s)))
 
     def output(self) -> "ExportTarget":
         return ExportTarget(self.date)
@@ -68,10 +69,10 @@ class ExportTarget(luigi.Target):
 
     @property
     def path(self) -> str:
-        return str(etl.export_partition(workbench_config(), self.day).path / "_SUCCESS")
+        return str(etl.export_partition(config_for(ORCHESTRATOR), self.day).path / "_SUCCESS")
 
     def exists(self) -> bool:
-        return etl.export_ready(workbench_config(), self.day)
+        return etl.export_ready(config_for(ORCHESTRATOR), self.day)
 
 
 class ingest_cdc(StepTask):
@@ -97,7 +98,7 @@ class quality_gate(StepTask):
         try:
             super().run()
         finally:  # the verdict is shown whether the gate passed or stopped the run
-            message = quality_message(workbench_config(), self.date)
+            message = quality_message(config_for(ORCHESTRATOR), self.date)
             if message and self.set_status_message:  # None unless a worker runs the task
                 self.set_status_message(message)
 
@@ -167,12 +168,6 @@ class daily_report(StepTask):
 REPORTS = {"monthly_report": monthly_report, "daily_report": daily_report}
 
 
-def chosen_report(day) -> str:
-    """The report step the core's branch picks for ``day`` (no Spark, no side effect)."""
-    ctx = RunContext(SPEC, "choose_report", day, workbench_config())
-    return SPEC.step("choose_report").resolve()(ctx).next_step
-
-
 class notify(StepTask):
     """Tell the sink that the date is done (after whichever report the branch chose)."""
 
@@ -180,9 +175,21 @@ class notify(StepTask):
     writes = (("reports", f"{PIPELINE}_notifications"),)
 
     def requires(self):
-        # The branch is chosen here, in requires(): Luigi builds its graph before anything
-        # runs, so the report not chosen is never scheduled.
-        return REPORTS[chosen_report(self.date)](date=self.date)
+        # The branch's decision, as choose_report recorded it (ledger and JSON target).
+        return choose_report(date=self.date)
+
+    def chosen_report(self) -> StepTask:
+        """The report task choose_report's recorded result names."""
+        return REPORTS[self.requires().result()["next_step"]](date=self.date)
+
+    def run(self):
+        # Which report runs is known only once choose_report has run, so it is a dynamic
+        # dependency (Luigi's way for what run time decides): the worker suspends this task,
+        # runs the chosen report, then calls run() again, which goes on past the yield once
+        # the report is complete. The report not chosen is never scheduled.
+        report = self.chosen_report()
+        yield report
+        self.run_core({report.step: report.result()})
 
 
 TERMINAL = notify

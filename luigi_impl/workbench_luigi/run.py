@@ -1,15 +1,15 @@
-"""Command line over ``luigi.build``: one date, a ``RangeDaily`` backfill, and luigid.
+"""Command line of a Luigi worker over ``luigi.build``: one date, or a ``RangeDaily`` backfill.
 
     python -m workbench_luigi run --pipeline customer_daily_etl --date 2026-10-05
     python -m workbench_luigi backfill --pipeline customer_daily_etl \\
         --start 2026-10-01 --end 2026-10-03 --workers 2
-    python -m workbench_luigi luigid start|stop|status [--port 8082]
     python -m workbench_luigi config            # write luigi.cfg for the plain `luigi` CLI
 
 ``run`` and ``backfill`` use an in-process scheduler unless ``--scheduler-url`` names a
-luigid. The worker's log goes to ``<state_dir>/luigi/logs/worker-*.log`` (one line per
-record, with the pid of the process that wrote it: each attempt runs in its own process).
-The last line printed is a JSON summary.
+luigid (``python -m workbench_luigi.service up`` starts one). The worker's log goes to
+``<state_dir>/luigi/logs/worker-*.log`` (one line per record, with the pid of the process
+that wrote it: each attempt runs in its own process). The last line printed is a JSON
+summary.
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ from pathlib import Path
 import luigi
 from luigi.tools.range import RangeDaily
 
-from pipelines_core.config import parse_date
+from pipelines_core.config import config_for, parse_date
 
-from workbench_luigi import customer_daily_etl, lead_scoring_mlops, server
-from workbench_luigi.settings import apply_settings, state_root, workbench_config, write_luigi_cfg
+from workbench_luigi import customer_daily_etl, lead_scoring_mlops
+from workbench_luigi.settings import ORCHESTRATOR, apply_settings, state_root, write_luigi_cfg
 
 TERMINALS = {"customer_daily_etl": customer_daily_etl.TERMINAL,
              "lead_scoring_mlops": lead_scoring_mlops.TERMINAL}
@@ -87,7 +87,7 @@ def preload_spark_client(config) -> None:
 def build(tasks: list[luigi.Task], *, scheduler_url: str | None, workers: int,
           log_dir: Path | None = None) -> dict:
     """``luigi.build`` with the workbench's settings; returns a JSON-safe summary."""
-    config = workbench_config()
+    config = config_for(ORCHESTRATOR)
     apply_settings(config)
     # the worker's log goes to our file, not to Luigi's own console setup
     luigi.configuration.get_config().set("core", "no_configure_logging", "true")
@@ -125,28 +125,11 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--scheduler-url", default=None,
                        help="a luigid, e.g. http://127.0.0.1:8082 (default: local scheduler)")
         p.add_argument("--log-dir", type=Path, default=None)
-    p = sub.add_parser("luigid")
-    p.add_argument("action", choices=("start", "stop", "status"))
-    p.add_argument("--port", type=int, default=server.DEFAULT_PORT)
-    p.add_argument("--root", type=Path, default=None)
     sub.add_parser("config")
     args = parser.parse_args(argv)
-    config = workbench_config()
 
     if args.command == "config":
-        print(write_luigi_cfg(config))
-        return 0
-    if args.command == "luigid":
-        root = args.root or state_root(config)
-        if args.action == "start":
-            srv = server.start(config, args.port, root)
-            print(json.dumps({"url": srv.url, "pid": srv.pid, "root": srv.root}))
-        elif args.action == "stop":
-            print("stopped" if server.stop(root) else "not running")
-        else:
-            srv = server.status(root)
-            print(json.dumps({"url": srv.url, "pid": srv.pid}) if srv else "not running")
-            return 0 if srv else 1
+        print(write_luigi_cfg())
         return 0
 
     if args.command == "run":

@@ -10,26 +10,20 @@ applied (the benchmark measures the delays Luigi really leaves).
 from __future__ import annotations
 
 import configparser
-import os
 from pathlib import Path
 
-from pipelines_core.config import WorkbenchConfig, load_config
+import luigi.configuration
+from luigi.task_register import Register
+
+from pipelines_core.config import WorkbenchConfig, config_for
 from pipelines_core.spec import PIPELINES, retry_policy
 
 ORCHESTRATOR = "luigi"
-IMPL_ROOT = Path(__file__).resolve().parent.parent
-
-
-def workbench_config() -> WorkbenchConfig:
-    """The configuration of this process: the environment's, in namespace ``luigi`` unless told."""
-    config = load_config()
-    if not os.environ.get("WORKBENCH_NAMESPACE"):
-        config = config.replace(namespace=ORCHESTRATOR)
-    return config.replace(orchestrator=ORCHESTRATOR)
 
 
 def state_root(config: WorkbenchConfig) -> Path:
-    """Where luigid's state, task history, worker logs and the generated luigi.cfg live."""
+    """Where luigid's state, task history, worker logs and the generated luigi.cfg live (the
+    service's home)."""
     return config.state_dir / ORCHESTRATOR
 
 
@@ -91,8 +85,30 @@ def luigi_settings(config: WorkbenchConfig, *, history_db: Path | None = None,
     }
 
 
-def write_luigi_cfg(config: WorkbenchConfig, path: Path | None = None, **kwargs) -> Path:
+def non_default(settings: dict[str, dict[str, str]]) -> dict[str, str]:
+    """``{"section.key": value}`` of the settings whose value differs from Luigi's own default
+    (read from Luigi's configuration classes; a key Luigi gives no default counts)."""
+    import luigi.contrib.prometheus_metric  # noqa: F401 - registers [prometheus]
+    import luigi.notifications  # noqa: F401 - registers [email]
+    import luigi.scheduler  # noqa: F401 - registers [scheduler]
+
+    registry = Register._get_reg()
+    out = {}
+    for section, values in settings.items():
+        cls = registry.get(section)
+        params = dict(cls.get_params()) if isinstance(cls, type) else {}
+        for key, value in values.items():
+            param = params.get(key)
+            default = getattr(param, "_default", luigi.parameter._no_value)
+            if default is luigi.parameter._no_value or param.parse(value) != default:
+                out[f"{section}.{key}"] = value
+    return out
+
+
+def write_luigi_cfg(config: WorkbenchConfig | None = None, path: Path | None = None,
+                    **kwargs) -> Path:
     """Write the settings as a luigi.cfg file (``LUIGI_CONFIG_PATH`` points at it)."""
+    config = config or config_for(ORCHESTRATOR)
     path = path or state_root(config) / "luigi.cfg"
     parser = configparser.ConfigParser()
     for section, values in luigi_settings(config, **kwargs).items():
@@ -106,8 +122,6 @@ def write_luigi_cfg(config: WorkbenchConfig, path: Path | None = None, **kwargs)
 
 def apply_settings(config: WorkbenchConfig, **kwargs) -> None:
     """Put the settings into this process's Luigi configuration (before ``luigi.build``)."""
-    import luigi.configuration
-
     luigi_config = luigi.configuration.get_config()
     for section, values in luigi_settings(config, **kwargs).items():
         for key, value in values.items():
