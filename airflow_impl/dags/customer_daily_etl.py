@@ -15,14 +15,16 @@ from __future__ import annotations
 
 from airflow.sdk import PokeReturnValue, TriggerRule, dag, get_current_context, task
 
+from pipelines_core.config import config_for
 from pipelines_core.spec import get_pipeline
 from pipelines_core.steps.etl import export_partition, export_ready, regions
-from workbench_airflow import (GOLD_SUMMARY, RUN_PARAMS, SILVER_CUSTOMERS, data_date,
-                               deadline, default_args, emit_partition, publish_quality_checks,
-                               run, run_config, start_date, step_args, workbench_config)
+from workbench_airflow.common import (GOLD_SUMMARY, ORCHESTRATOR, RUN_PARAMS,
+                                      SILVER_CUSTOMERS, data_date, deadline, default_args,
+                                      emit_partition, publish_quality_checks, run, run_config,
+                                      start_date, step_args)
 
 SPEC = get_pipeline("customer_daily_etl")
-CONFIG = workbench_config()
+CONFIG = config_for(ORCHESTRATOR)
 
 
 @dag(
@@ -44,8 +46,11 @@ def customer_daily_etl():
     def wait_for_export() -> PokeReturnValue:
         context = get_current_context()
         day = data_date(context)
-        return PokeReturnValue(is_done=export_ready(run_config(context), day),
-                               xcom_value=str(export_partition(CONFIG, day).path))
+        if not export_ready(run_config(context), day):
+            return PokeReturnValue(is_done=False)
+        # Found: the step's attempt goes through the core (ledger, faults) like every other.
+        run(SPEC, "wait_for_export")
+        return PokeReturnValue(is_done=True, xcom_value=str(export_partition(CONFIG, day).path))
 
     @task(**step_args(SPEC, "ingest_cdc"), outlets=[SILVER_CUSTOMERS])
     def ingest_cdc(export: str) -> dict:

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 from airflow.sdk import dag, task
 
+from pipelines_core.config import config_for
 from pipelines_core.spec import get_pipeline
-from workbench_airflow import (RUN_PARAMS, deadline, default_args, run,
-                               silver_customers_schedule, start_date, step_args,
-                               workbench_config)
+from workbench_airflow.common import (ORCHESTRATOR, RUN_PARAMS, deadline, default_args, run,
+                                      silver_customers_schedule, start_date, step_args)
 
 SPEC = get_pipeline("lead_scoring_mlops")
-CONFIG = workbench_config()
+CONFIG = config_for(ORCHESTRATOR)
 
 
 @dag(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 import tempfile
 import threading
 from datetime import date
@@ -18,13 +17,7 @@ from pathlib import Path
 
 import pytest
 
-IMPL_DIR = Path(__file__).resolve().parents[1]
-PROJECT_ROOT = IMPL_DIR.parent
-DAGS_FOLDER = IMPL_DIR / "dags"
-if str(PROJECT_ROOT) not in sys.path:
-    sys.path.insert(0, str(PROJECT_ROOT))  # the stdlib-only server helper in benchmarks/
-if str(DAGS_FOLDER) not in sys.path:
-    sys.path.append(str(DAGS_FOLDER))  # as Airflow's bundle loader does
+from workbench_airflow import DAGS_FOLDER
 
 _HOME = Path(tempfile.mkdtemp(prefix="airflow-home-"))
 os.environ.update({
@@ -34,12 +27,10 @@ os.environ.update({
     "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_HOME / 'airflow.db'}",
 })
 
-from benchmarks.adapters import airflow_server  # noqa: E402
 from pipelines_core.testing import connect_server, make_config  # noqa: E402
+from workbench_airflow.service import migrate  # noqa: E402
 
-# Two weekdays and the 1st of a month (the monthly branch) of the spec's first month.
-DAY = "2026-10-02"
-BACKFILL = ("2026-10-01", "2026-10-03")
+DAY = "2026-10-02"  # a weekday of the spec's first month
 
 
 def pytest_unconfigure(config):  # noqa: ARG001
@@ -49,7 +40,7 @@ def pytest_unconfigure(config):  # noqa: ARG001
 @pytest.fixture(scope="session")
 def airflow_home() -> Path:
     """The in-process tests' AIRFLOW_HOME, with its SQLite metadata DB migrated."""
-    airflow_server.migrate(os.environ)
+    migrate(os.environ)
     return _HOME
 
 

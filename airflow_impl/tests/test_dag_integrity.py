@@ -6,8 +6,10 @@ from datetime import timedelta
 
 import pytest
 
+from pipelines_core.config import config_for
 from pipelines_core.spec import PIPELINES, retry_policy
-from workbench_airflow import SILVER_CUSTOMERS, alert_on_failure, workbench_config
+from workbench_airflow import ORCHESTRATOR
+from workbench_airflow.common import SILVER_CUSTOMERS, alert_on_failure
 
 
 def test_no_import_errors(dagbag):
@@ -29,7 +31,7 @@ def test_docs_and_tags(dagbag, name):
 @pytest.mark.parametrize("name", sorted(PIPELINES))
 def test_retries_from_spec(dagbag, name):
     dag = dagbag.dags[name]
-    policy = retry_policy(PIPELINES[name], workbench_config())
+    policy = retry_policy(PIPELINES[name], config_for(ORCHESTRATOR))
     assert policy.retries >= PIPELINES[name].retry.retries
     for task in dag.tasks:
         assert task.retries == policy.retries, task.task_id
@@ -70,9 +72,9 @@ def test_local_settings_preload_the_spark_client_in_the_scheduler_only(tmp_path,
     import subprocess
     import sys
 
-    from benchmarks.adapters.airflow_server import airflow_env
+    from workbench_airflow.service import AirflowService
 
-    env = airflow_env(tmp_path, api_port=18080)
+    env = AirflowService(tmp_path, 18080).env()
     code = ("import sys, airflow.settings; "
             "print(sorted(m for m in ('pyspark.sql.connect.session', 'pipelines_core.steps.etl')"
             " if m in sys.modules))")

@@ -209,8 +209,8 @@ def test_noop_parameter_runs_the_floor_without_data(test_dags, workbench):
     assert record[("wait_for_export", -1)]["state"] == "success"
     attempts = Ledger(workbench.ledger_path).read_attempts(pipeline=ETL, date=day,
                                                            namespace=workbench.namespace)
-    assert {a.step for a in attempts} == {"ingest_cdc", "quality_gate", "gold_region_aggregates",
-                                         "gold_summary", "choose_report", "daily_report",
-                                         "notify"}
+    assert {a.step for a in attempts} == {"wait_for_export", "ingest_cdc", "quality_gate",
+                                         "gold_region_aggregates", "gold_summary",
+                                         "choose_report", "daily_report", "notify"}
     assert {a.status for a in attempts} == {"success"}
     assert not lake.Partition(workbench.namespace_root(), "silver", SILVER_TABLE, day).exists()

@@ -1,6 +1,7 @@
-"""The Airflow 3 adapter: a real scheduler, dag-processor, triggerer and api-server over a
-workbench-owned AIRFLOW_HOME (SQLite, or Postgres when AIRFLOW__DATABASE__SQL_ALCHEMY_CONN is set).
-
+"""The Airflow 3 adapter: a real api-server, scheduler, dag-processor and triggerer over a
+workbench-owned AIRFLOW_HOME (SQLite, or Postgres when AIRFLOW__DATABASE__SQL_ALCHEMY_CONN is
+set), started and stopped through Airflow's service command
+(``python -m workbench_airflow.service`` in ``airflow_impl/.venv``).
 
 Runs are triggered and backfills created through the REST API v2 (``POST .../dagRuns``,
 ``POST /api/v2/backfills``), executed by Airflow's scheduler and LocalExecutor, and read back
@@ -9,9 +10,14 @@ from the same API: DAG runs, task instances, every try (``.../tries``) and each 
 By default the harness triggers every run itself, so the scheduler's own clock is off
 (``[scheduler] use_job_schedule = False``): each ETL run's asset event would otherwise start
 a second, unrequested ML run. The asset events are still recorded (they show in the UI);
-``asset_triggers=True`` turns the data-aware trigger on (the implementation's tests do).
+``asset_triggers=True`` turns the data-aware trigger on (the adapter tests do).
 Fault plans reach the tasks through a file named by ``WORKBENCH_FAULTS``, rewritten before
-each run, so the server need not restart.
+each run, so the services need not restart.
+
+Nothing supervises the components: while it waits for runs the adapter looks whether each
+component's process group still runs, and one found dead (on SQLite the scheduler can die of
+a write conflict with the API) is recorded in ``incidents`` with its log's tail and started
+again with the service command's ``restart``.
 
 Airflow's metrics are pushed with statsd to a listener the adapter runs on 127.0.0.1 (UDP)
 for as long as the services run; ``probes`` compares its counters with the ledger, reads
@@ -22,18 +28,25 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import threading
 import time
 from datetime import date as Date
 from datetime import datetime, timezone
-from typing import Any, Mapping
+from functools import partial
+from typing import Any, Callable, Mapping
+from urllib.parse import quote
 
-from benchmarks.adapters.airflow_server import AirflowError, AirflowServer, StatsdListener
-from benchmarks.adapters.base import (Adapter, AttemptView, BackfillView, Capabilities,
+from benchmarks.adapters.base import (Adapter, AttemptView, BackfillView, Capabilities, Probe,
                                       RunView, StepView)
+from benchmarks.adapters.service import ServiceCommand
 from pipelines_core import lake
+from pipelines_core.http import (Conflict, HttpClient, HttpError, HttpStatusError,
+                                 HttpUnreachable)
 from pipelines_core.ledger import Ledger
+from pipelines_core.procs import free_port, group_alive, poll_until
 from pipelines_core.runner import date_range
+from pipelines_core.service import tail
 from pipelines_core.steps.etl import SILVER_TABLE, regions
 from pipelines_core.verify import outputs_present
 
@@ -47,11 +60,256 @@ STATES = {"success": "success", "failed": "failed", "skipped": "skipped",
 PER_RUN = ("WORKBENCH_FAULTS", "WORKBENCH_NOOP")
 RUN_STATES = {"success": "success", "failed": "failed", "running": "running",
               "queued": "queued"}
+ENDED = ("success", "failed")
+# Refusals that asking again can cure: SQLite's write lock held by another component (503
+# from the API's own check, 500 when the lock hit its audit-log insert).
+CONTENTION = frozenset({500, 503})
+WATCH_S = 5.0  # how often a wait looks whether every component still runs
 
 
 def logical_date(day: Date) -> str:
     """The logical date of ``day``'s scheduled run (the spec's cron: 02:00 UTC)."""
     return f"{day.isoformat()}T02:00:00Z"
+
+
+class AirflowApi:
+    """Airflow's REST API v2, logged in with a token from ``POST /auth/token``.
+
+    Reads that time out or meet a busy server (502/503/504) are asked again by the client;
+    writes are asked again while SQLite is contended (:meth:`write`).
+    """
+
+    def __init__(self, url: str, username: str, password: str) -> None:
+        self.url = url.rstrip("/")
+        self._login = {"username": username, "password": password}
+        self._token: tuple[str, float] | None = None
+        self._token_lock = threading.Lock()
+        self.http = HttpClient(self.url, headers=self._auth)
+
+    def _auth(self) -> dict[str, str]:
+        with self._token_lock:
+            if self._token is None or time.monotonic() - self._token[1] > 600:
+                body = HttpClient(self.url).post("/auth/token", self._login)
+                self._token = (body["access_token"], time.monotonic())
+            return {"Authorization": f"Bearer {self._token[0]}"}
+
+    def get(self, path: str, **params: Any) -> Any:
+        return self.http.get(path, **params)
+
+    def write(self, method: str, path: str, body: Any = None, *, settled: tuple[int, ...] = (),
+              timeout_s: float = 300) -> Any:
+        """A write asked again while SQLite is contended (runs going on at once keep the
+        scheduler writing) or its answer was lost, for up to ``timeout_s``. An answer in
+        ``settled`` means the write has nothing left to do (None is returned)."""
+        last: list[HttpError] = []
+
+        def attempt() -> tuple[Any] | None:
+            try:
+                return (self.http.request(method, path, body, tries=1),)
+            except HttpStatusError as exc:
+                if exc.status in settled:
+                    return (None,)
+                if exc.status not in CONTENTION:
+                    raise
+                last[:] = [exc]
+            except HttpUnreachable as exc:
+                last[:] = [exc]
+            return None
+
+        try:
+            return poll_until(attempt, timeout_s=timeout_s, interval_s=2,
+                              what=f"{method} {path}")[0]
+        except TimeoutError:
+            if last:
+                raise last[0] from None
+            raise
+
+    def unpause(self, dag_id: str) -> None:
+        self.write("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
+
+    def pause(self, dag_id: str) -> None:
+        self.write("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": True})
+
+    def trigger(self, dag_id: str, logical_date: str, conf: dict | None = None,
+                run_id: str | None = None) -> dict:
+        body: dict[str, Any] = {"logical_date": logical_date, "conf": conf or {}}
+        if run_id:
+            body["dag_run_id"] = run_id
+        try:
+            return self.write("POST", f"/api/v2/dags/{dag_id}/dagRuns", body)
+        except Conflict:
+            if run_id:  # an earlier ask got through before its answer was lost
+                return self.dag_run(dag_id, run_id)
+            raise
+
+    def delete_run(self, dag_id: str, run_id: str) -> None:
+        # 404: gone already (an earlier ask got through before its answer was lost).
+        self.write("DELETE", f"/api/v2/dags/{dag_id}/dagRuns/{_q(run_id)}", settled=(404,))
+
+    def dag_runs(self, dag_id: str, **params: Any) -> list[dict]:
+        return self.get(f"/api/v2/dags/{dag_id}/dagRuns", limit=100, order_by="logical_date",
+                        **params)["dag_runs"]
+
+    def dag_run(self, dag_id: str, run_id: str) -> dict:
+        return self.get(f"/api/v2/dags/{dag_id}/dagRuns/{_q(run_id)}")
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
+        return self.get(f"/api/v2/dags/{dag_id}/dagRuns/{_q(run_id)}/taskInstances",
+                        limit=100)["task_instances"]
+
+    def tries(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> list[dict]:
+        base = f"/api/v2/dags/{dag_id}/dagRuns/{_q(run_id)}/taskInstances/{task_id}"
+        path = f"{base}/{map_index}/tries" if map_index >= 0 else f"{base}/tries"
+        return self.get(path)["task_instances"]
+
+    def log(self, dag_id: str, run_id: str, task_id: str, try_number: int,
+            map_index: int = -1) -> list[Any]:
+        """A try's log: structured entries (``timestamp``, ``level``, ``event``, and
+        ``error_detail`` where Airflow caught an exception), or lines of text."""
+        path = (f"/api/v2/dags/{dag_id}/dagRuns/{_q(run_id)}/taskInstances/{task_id}/logs/"
+                f"{try_number}")
+        content = self.get(path, full_content="true", map_index=map_index).get("content", "")
+        return content if isinstance(content, list) else str(content).splitlines()
+
+    def wait_for_runs(self, dag_id: str, run_ids: list[str], timeout_s: float,
+                      watch: Callable[[], None] = lambda: None) -> list[dict]:
+        """Every run's final record, once all have ended; ``watch`` is called before each
+        look."""
+        seen: list[dict] = []
+
+        def ended() -> list[dict] | None:
+            watch()
+            seen[:] = [self.dag_run(dag_id, r) for r in run_ids]
+            return seen if all(r["state"] in ENDED for r in seen) else None
+
+        try:
+            return poll_until(ended, timeout_s=timeout_s, interval_s=1,
+                              what=f"{dag_id} runs ended")
+        except TimeoutError as exc:
+            raise TimeoutError(f"{exc}: {[(r['dag_run_id'], r['state']) for r in seen]}") \
+                from None
+
+    def create_backfill(self, dag_id: str, from_date: str, to_date: str, *,
+                        max_active_runs: int = 2, reprocess_behavior: str = "none",
+                        conf: dict | None = None) -> dict:
+        body = {"dag_id": dag_id, "from_date": from_date, "to_date": to_date,
+                "max_active_runs": max_active_runs, "reprocess_behavior": reprocess_behavior,
+                "run_backwards": False, "dag_run_conf": conf or {}}
+        try:
+            return self.write("POST", "/api/v2/backfills", body)
+        except Conflict:
+            # A request whose answer was lost may still have created the backfill: then the
+            # next one is refused (one active backfill per DAG), and the backfill is the
+            # DAG's active one for the same range.
+            found = self._active_backfill(dag_id, from_date, to_date)
+            if found is None:
+                raise
+            return found
+
+    def close_backfill(self, backfill_id: int) -> None:
+        """Mark a backfill whose runs have all ended complete at once.
+
+        The scheduler marks it on a fixed 30 s sweep, and until then the DAG's next backfill
+        is refused. ``PUT .../cancel`` pauses the backfill, fails its queued runs (there are
+        none left) and sets ``completed_at``; 409 means the sweep got there first.
+        """
+        self.write("PUT", f"/api/v2/backfills/{backfill_id}/cancel", settled=(409,))
+
+    def _active_backfill(self, dag_id: str, from_date: str, to_date: str) -> dict | None:
+        day = from_date[:10], to_date[:10]
+        for backfill in self.get("/api/v2/backfills", dag_id=dag_id, limit=100)["backfills"]:
+            if not backfill.get("completed_at") and \
+                    (backfill["from_date"][:10], backfill["to_date"][:10]) == day:
+                return backfill
+        return None
+
+
+class StatsdListener:
+    """A small statsd receiver on 127.0.0.1 (UDP): what Airflow pushes with
+    ``[metrics] statsd_on``. Counters are summed and timers counted per metric name, over
+    every time it was open; with ``statsd_influxdb_enabled`` the tags (``dag_id``,
+    ``task_id``, ``state``) are part of the name: ``airflow.ti.finish,dag_id=...,state=...``.
+    """
+
+    def __init__(self) -> None:
+        self.counters: dict[str, float] = {}
+        self.timers: dict[str, int] = {}
+        self.lines = 0
+        self.port: int | None = None
+        self._sock: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def env(self, prefix: str = "airflow") -> dict[str, str]:
+        """Airflow's configuration that sends its metrics here."""
+        assert self.port is not None, "open() first"
+        return {"AIRFLOW__METRICS__STATSD_ON": "True",
+                "AIRFLOW__METRICS__STATSD_HOST": "127.0.0.1",
+                "AIRFLOW__METRICS__STATSD_PORT": str(self.port),
+                "AIRFLOW__METRICS__STATSD_PREFIX": prefix,
+                "AIRFLOW__METRICS__STATSD_INFLUXDB_ENABLED": "True"}
+
+    def open(self) -> None:
+        if self._sock is not None:
+            return
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        sock.bind(("127.0.0.1", 0))
+        sock.settimeout(0.5)
+        self._sock, self.port = sock, sock.getsockname()[1]
+        self._thread = threading.Thread(target=self._serve, args=(sock,), daemon=True,
+                                        name="statsd-listener")
+        self._thread.start()
+
+    def close(self) -> None:
+        sock, self._sock = self._sock, None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        if sock is not None:
+            sock.close()
+
+    def _serve(self, sock: socket.socket) -> None:
+        while self._sock is sock:
+            try:
+                data = sock.recv(65535)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            for line in data.decode(errors="replace").splitlines():
+                self.record(line)
+
+    def record(self, line: str) -> None:
+        """One statsd line: ``name:value|c[|@rate]`` or ``name:value|ms``."""
+        name, sep, rest = line.strip().rpartition(":")
+        if not sep or "|" not in rest:
+            return
+        value, kind, *extra = rest.split("|")
+        try:
+            amount = float(value)
+        except ValueError:
+            return
+        rate = next((float(e[1:]) for e in extra if e.startswith("@")), 1.0)
+        with self._lock:
+            self.lines += 1
+            if kind == "c":
+                self.counters[name] = self.counters.get(name, 0.0) + amount / (rate or 1.0)
+            elif kind == "ms":
+                self.timers[name] = self.timers.get(name, 0) + 1
+
+    def _sum(self, table: Mapping[str, float], metric: str, tags: dict[str, str]) -> float:
+        want = {f"{k}={v}" for k, v in tags.items()}
+        with self._lock:
+            return sum(v for n, v in table.items()
+                       if n.split(",")[0] == metric and want <= set(n.split(",")[1:]))
+
+    def counter(self, metric: str, **tags: str) -> float:
+        """The sum of ``metric`` over every name carrying all of ``tags``."""
+        return self._sum(self.counters, metric, tags)
+
+    def timer_count(self, metric: str, **tags: str) -> int:
+        return int(self._sum(self.timers, metric, tags))
 
 
 class AirflowAdapter(Adapter):
@@ -78,8 +336,9 @@ class AirflowAdapter(Adapter):
                  namespace: str | None = None, sql_alchemy_conn: str | None = None,
                  asset_triggers: bool = False, task_env: Mapping[str, str] | None = None) -> None:
         """``sql_alchemy_conn``: the metadata DB; by default ``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN``
-        when set (Postgres, say), else SQLite in the home. ``task_env``: environment for every
-        component and task, on top of the configuration's (the tests set a short deadline)."""
+        when set (Postgres, say), else SQLite in the home (also when ``""``). ``task_env``:
+        environment for every component and task, on top of the configuration's (the tests
+        set a short deadline). ``api_port``: a free port when None."""
         if namespace:
             self.namespace = namespace
         super().__init__(config)
@@ -88,49 +347,97 @@ class AirflowAdapter(Adapter):
         base = self.config.state_dir / "airflow"
         self.home = home or base / "home"
         self.fault_file = base / "fault_plan.json"
-        self.api_port = api_port or int(os.environ.get("WORKBENCH_AIRFLOW_PORT", "0") or 0)
         self.asset_triggers = asset_triggers
         self.task_env = dict(task_env or {})
-        self.server: AirflowServer | None = None
+        self.service = ServiceCommand("airflow", self.home, port=api_port or free_port())
+        self.api: AirflowApi | None = None
         self.metrics = StatsdListener()
         self.metrics_since: str | None = None  # when the listener first listened
-        self._env: dict[str, str] = {}
+        self._env: dict[str, str] | None = None
+        self._components: list[dict[str, Any]] = []
+        self._watched = 0.0
         self._lock = threading.Lock()
+        self._watch_lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.service.port}"
 
     # --- lifecycle -------------------------------------------------------------------------
 
-    def _task_env(self, env: dict[str, str] | None) -> dict[str, str]:
+    def _wanted(self, env: dict[str, str] | None) -> dict[str, str]:
+        """What the services run with, besides the statsd listener's address."""
         extra = {k: v for k, v in (env or {}).items() if k not in PER_RUN}
-        return {**self.config.to_env(), **self.task_env, **extra,
-                "WORKBENCH_FAULTS": str(self.fault_file),
-                "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": str(self.asset_triggers)}
+        wanted = {**self.config.to_env(), **self.task_env, **extra,
+                  "WORKBENCH_FAULTS": str(self.fault_file),
+                  "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": str(self.asset_triggers)}
+        if self.sql_alchemy_conn:
+            wanted["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = self.sql_alchemy_conn
+        return wanted
 
     def start(self, env: dict[str, str] | None = None) -> None:
-        wanted = self._task_env(env)
-        if self.server is not None and wanted == self._env:
+        """``up`` with the settings of ``env`` (a restart when they changed). The caller's own
+        Airflow settings are not passed on: they may describe another home."""
+        wanted = self._wanted(env)
+        if self.api is not None and wanted == self._env:
             return
         self.stop()
         self.fault_file.parent.mkdir(parents=True, exist_ok=True)
         self.fault_file.write_text("{}")
-        self._env = wanted
         self.metrics.open()
         self.metrics_since = self.metrics_since or datetime.now(timezone.utc).isoformat()
-        self.server = AirflowServer(self.home, api_port=self.api_port or None,
-                                    extra_env={**wanted, **self.metrics.env()},
-                                    sql_alchemy_conn=self.sql_alchemy_conn or None)
-        self.server.start()
+        self.service.env = {**{k: v for k, v in os.environ.items()
+                               if not k.startswith("AIRFLOW")},
+                            **wanted, **self.metrics.env()}
+        status = self.service.up()
+        info = status["info"]
+        self.api = AirflowApi(status["url"], info["username"], info["password"])
+        self.settings = dict(info["settings"])
+        self._components = status["components"]
+        self._env = wanted
 
     def stop(self) -> None:
-        if self.server is not None:
-            self.server.stop()
-            self.server = None
+        """``down``: every component of the home, whoever started it."""
+        self.service.down()
+        self.api, self._env, self._components = None, None, []
         self.metrics.close()  # its counts stay; a restart listens on a new port
 
-    def _prepare(self, pipeline: str, env: dict[str, str] | None) -> AirflowServer:
+    def _ready(self) -> AirflowApi:
+        if self.api is None:
+            self.start()
+        assert self.api is not None
+        return self.api
+
+    def watch(self, force: bool = False) -> None:
+        """Look (at most every ``WATCH_S``) whether each component's process group still
+        runs; one that does not is recorded in ``incidents`` (when, which, why, its log's
+        tail) and started again with ``restart``, in the open."""
+        with self._watch_lock:
+            if not self._components or (not force
+                                        and time.monotonic() - self._watched < WATCH_S):
+                return
+            self._watched = time.monotonic()
+            if all(c["pgid"] and group_alive(c["pgid"]) for c in self._components):
+                return
+            status = self.service.status()
+            for comp in status["components"]:
+                if comp["health"] != "down":
+                    continue
+                self.incidents.append({
+                    "time": datetime.now(timezone.utc).isoformat(),
+                    "orchestrator": self.name, "component": comp["name"],
+                    "reason": f"{comp['name']} found down (process group {comp['pgid']} "
+                              "gone); restarted with the service command's `restart`",
+                    "log_tail": tail(comp["log"], 40) if comp["log"] else ""})
+                status = self.service.restart(comp["name"])
+            self._components = status["components"]
+
+    def _prepare(self, pipeline: str, env: dict[str, str] | None) -> AirflowApi:
         """Start (or restart, when the tasks' environment changes), write the fault plan,
         unpause the DAG. Runs going on at once share the plan: each fault names its date."""
         with self._lock:
             self.start(env)
+            self.watch(force=True)
             plan = (env or {}).get("WORKBENCH_FAULTS") or "{}"
             if not plan.lstrip().startswith("{"):
                 with open(plan) as f:
@@ -140,9 +447,9 @@ class AirflowAdapter(Adapter):
                 tmp = self.fault_file.with_suffix(".tmp")
                 tmp.write_text(plan)
                 tmp.replace(self.fault_file)
-            assert self.server is not None
-            self.server.unpause(pipeline)
-            return self.server
+            api = self._ready()
+            api.unpause(pipeline)
+            return api
 
     @staticmethod
     def _conf(env: dict[str, str] | None) -> dict[str, Any]:
@@ -152,66 +459,60 @@ class AirflowAdapter(Adapter):
 
     # --- runs ------------------------------------------------------------------------------
 
-    def _delete_runs_at(self, server: AirflowServer, pipeline: str, days: list[Date]) -> None:
-        """Airflow keeps one run per logical date: a repeat replaces the earlier run."""
-        for day in days:
-            for run in server.dag_runs(pipeline, logical_date_gte=logical_date(day),
-                                       logical_date_lte=logical_date(day)):
-                server.delete_run(pipeline, run["dag_run_id"])
+    def _runs_at(self, api: AirflowApi, pipeline: str, day: Date) -> list[dict]:
+        return api.dag_runs(pipeline, logical_date_gte=logical_date(day),
+                            logical_date_lte=logical_date(day))
 
     def run_date(self, pipeline, day, *, env=None, timeout_s=900):
-        server = self._prepare(pipeline, env)
-        self._delete_runs_at(server, pipeline, [day])
+        api = self._prepare(pipeline, env)
+        # Airflow keeps one run per logical date: a repeat replaces the earlier run.
+        for run in self._runs_at(api, pipeline, day):
+            api.delete_run(pipeline, run["dag_run_id"])
         run_id = f"workbench__{day.isoformat()}__{time.time_ns()}"
-        server.trigger(pipeline, logical_date(day), conf=self._conf(env), run_id=run_id)
-        server.wait_for_runs(pipeline, [run_id], timeout_s)
-        return self._run_view(pipeline, server.dag_run(pipeline, run_id))
+        api.trigger(pipeline, logical_date(day), conf=self._conf(env), run_id=run_id)
+        run = api.wait_for_runs(pipeline, [run_id], timeout_s, watch=self.watch)[0]
+        return self._run_view(pipeline, run)
 
-    def _forget_runs_without_data(self, server: AirflowServer, pipeline: str,
-                                  days: list[Date]) -> list[str]:
+    def forget(self, pipeline: str, days: list[Date]) -> None:
         """Delete the runs of dates whose outputs are gone from the lake.
 
         Airflow judges a date done by its own record, not by the data: a backfill skips a
         date with a successful run even when its partitions were deleted since. Removing the
         stale record (as an operator would, from the UI) lets the backfill run it again.
         """
-        forgotten = []
+        api = self._ready()
         for day in days:
-            if outputs_present(self.config, pipeline, day):
-                continue
-            for run in server.dag_runs(pipeline, logical_date_gte=logical_date(day),
-                                       logical_date_lte=logical_date(day)):
-                server.delete_run(pipeline, run["dag_run_id"])
-                forgotten.append(run["dag_run_id"])
-        return forgotten
+            if not outputs_present(self.config, pipeline, day):
+                for run in self._runs_at(api, pipeline, day):
+                    api.delete_run(pipeline, run["dag_run_id"])
 
     def backfill(self, pipeline, start, end, *, parallelism=2, env=None, timeout_s=1800):
-        server = self._prepare(pipeline, env)
+        api = self._prepare(pipeline, env)
         days = date_range(start, end)
         t0 = time.time()
-        self._forget_runs_without_data(server, pipeline, days)
+        self.forget(pipeline, days)
         # Airflow's own choice of what to run: dates without a run and dates whose run
         # failed; a date that succeeded is skipped (so a re-run after fixing a bad day runs
         # that day only, and an immediate re-run of a good range runs nothing).
-        backfill = server.create_backfill(
+        backfill = api.create_backfill(
             pipeline, f"{start.isoformat()}T00:00:00Z", logical_date(end),
             max_active_runs=parallelism, reprocess_behavior="failed", conf=self._conf(env))
-        deadline = time.monotonic() + timeout_s
-        while True:
+
+        def ended() -> tuple[list[dict]] | None:
             # The backfill's runs exist once the POST returns (queued, or a failed one
             # cleared); a date that needs no run has none.
-            runs = [r for r in server.dag_runs(pipeline, logical_date_gte=logical_date(start),
-                                               logical_date_lte=logical_date(end))
+            self.watch()
+            runs = [r for r in api.dag_runs(pipeline, logical_date_gte=logical_date(start),
+                                            logical_date_lte=logical_date(end))
                     if r.get("run_type") == "backfill"]
-            if all(r["state"] in ("success", "failed") for r in runs):
-                break
-            if time.monotonic() > deadline:
-                raise AirflowError(f"backfill {backfill['id']} not done in {timeout_s:.0f} s")
-            time.sleep(1)
+            return (runs,) if all(r["state"] in ENDED for r in runs) else None
+
+        (runs,) = poll_until(ended, timeout_s=timeout_s, interval_s=1,
+                             what=f"backfill {backfill['id']} of {pipeline} done")
         wall = time.time() - t0
         # Every run has ended: close the backfill now rather than wait for the scheduler's
         # 30 s sweep, which would hold the DAG's next backfill.
-        server.close_backfill(backfill["id"])
+        api.close_backfill(backfill["id"])
         views = [self._run_view(pipeline, r) for r in runs]
         return BackfillView(pipeline, [d.isoformat() for d in days], parallelism, wall, views,
                             mechanism="POST /api/v2/backfills (airflow backfill create), "
@@ -219,20 +520,18 @@ class AirflowAdapter(Adapter):
                                       "reprocess_behavior=failed")
 
     def read_runs(self, pipeline, day=None):
-        if self.server is None:
-            self.start()
-        assert self.server is not None
+        api = self._ready()
         params = ({"logical_date_gte": logical_date(day), "logical_date_lte": logical_date(day)}
                   if day else {})
-        return [self._run_view(pipeline, r) for r in self.server.dag_runs(pipeline, **params)]
+        return [self._run_view(pipeline, r) for r in api.dag_runs(pipeline, **params)]
 
     # --- the orchestrator's record, normalised ----------------------------------------------
 
     def _run_view(self, pipeline: str, run: dict[str, Any]) -> RunView:
-        assert self.server is not None
+        api = self._ready()
         run_id = run["dag_run_id"]
         steps = []
-        for ti in sorted(self.server.task_instances(pipeline, run_id),
+        for ti in sorted(api.task_instances(pipeline, run_id),
                          key=lambda t: (t["start_date"] or "~", t["map_index"])):
             map_index = ti["map_index"]
             map_key = None
@@ -242,64 +541,54 @@ class AirflowAdapter(Adapter):
                     regions()[map_index] if map_index < len(regions()) else str(map_index))
             attempts = []
             if ti["try_number"] > 0:
-                for t in self.server.tries(pipeline, run_id, ti["task_id"], map_index):
-                    attempts.append(self._attempt(pipeline, run_id, ti["task_id"], map_index, t))
+                for t in api.tries(pipeline, run_id, ti["task_id"], map_index):
+                    attempts.append(self._attempt(api, pipeline, run_id, ti["task_id"],
+                                                  map_index, t))
             steps.append(StepView(ti["task_id"], STATES.get(ti["state"] or "", "unknown"),
                                   map_key, attempts))
         # An asset-triggered run has no logical date; a partition-driven one has the date as
         # its partition key.
         day = ((run.get("logical_date") or "")[:10] or (run.get("partition_key") or "")[:10]
-               or self._asset_date(pipeline, run_id))
+               or self._asset_date(api, pipeline, run_id))
         return RunView(run_id, pipeline, day, RUN_STATES.get(run["state"], "unknown"),
                        _iso(run.get("start_date")), _iso(run.get("end_date")), steps,
-                       url=f"{self.server.url}/dags/{pipeline}/runs/{_quote(run_id)}")
+                       url=f"{api.url}/dags/{pipeline}/runs/{_q(run_id)}")
 
-    def _asset_date(self, pipeline: str, run_id: str) -> str:
+    @staticmethod
+    def _asset_date(api: AirflowApi, pipeline: str, run_id: str) -> str:
         """An asset-triggered run has no logical date: its data date rides on the event."""
-        assert self.server is not None
-        events = self.server.get(f"/api/v2/dags/{pipeline}/dagRuns/{_quote(run_id)}/"
-                                 "upstreamAssetEvents")["asset_events"]
+        events = api.get(f"/api/v2/dags/{pipeline}/dagRuns/{_q(run_id)}/"
+                         "upstreamAssetEvents")["asset_events"]
         dates = sorted(str(e["extra"]["date"]) for e in events
                        if (e.get("extra") or {}).get("date"))
         return dates[0] if dates else ""
 
-    def _attempt(self, pipeline: str, run_id: str, task_id: str, map_index: int,
+    @staticmethod
+    def _attempt(api: AirflowApi, pipeline: str, run_id: str, task_id: str, map_index: int,
                  t: dict[str, Any]) -> AttemptView:
-        assert self.server is not None
         try:
-            log = self.server.log(pipeline, run_id, task_id, t["try_number"], map_index)
-        except AirflowError as exc:
-            log = f"(log not available: {exc})"
+            entries = api.log(pipeline, run_id, task_id, t["try_number"], map_index)
+        except HttpError as exc:
+            entries = [f"(log not available: {exc})"]
+        log = "\n".join(_log_line(e) for e in entries)
         state = t.get("state") or ""
         return AttemptView(attempt=t["try_number"], state=STATES.get(state, "unknown"),
                            start=_iso(t.get("start_date")), end=_iso(t.get("end_date")),
                            duration_s=t.get("duration"),
-                           error=_error_from_log(log) if state in ("failed", "up_for_retry")
-                           else None,
+                           error=_error_from_log(entries, log)
+                           if state in ("failed", "up_for_retry") else None,
                            log_excerpt=log[-2000:] if log else None)
-
 
     # --- probes the harness merges into its observability matrix --------------------------
 
-    def probes(self, mine: dict[str, Any]) -> list[dict[str, Any]]:
+    def probes(self, mine: dict[str, Any]) -> list[Callable[[], Probe]]:
         """Airflow's statsd metrics against the ledger, the lake outputs' asset events and the
         quality gate's checks, each read from Airflow itself, with the evidence."""
-        if self.server is None:
-            self.start()
-        happy = mine["happy"][-1]
-        run_id = happy["run"]["run_id"]
-        probes = []
-        for name, probe in (("metrics_endpoint", lambda: self._probe_metrics(mine)),
-                            ("lineage_events", lambda: self._probe_lineage(happy["date"], run_id)),
-                            ("quality_results", lambda: self._probe_quality(happy["date"], run_id))):
-            try:
-                probes.append(probe())
-            except (AirflowError, OSError, KeyError, ValueError) as exc:
-                probes.append({"name": name, "passed": False,
-                               "evidence": f"{type(exc).__name__}: {str(exc)[:400]}"})
-        return probes
+        return [partial(self._probe_metrics_endpoint, mine),
+                partial(self._probe_lineage_events, mine),
+                partial(self._probe_quality_results, mine)]
 
-    def _probe_metrics(self, mine: dict[str, Any]) -> dict[str, Any]:
+    def _probe_metrics_endpoint(self, mine: dict[str, Any]) -> Probe:
         pipeline = "customer_daily_etl"
         transient = mine.get("retries", {}).get("transient", {})
         failing = transient.get("step", "gold_summary")
@@ -314,23 +603,22 @@ class AirflowAdapter(Adapter):
         failed = self.metrics.counter("airflow.ti_failures", dag_id=pipeline, task_id=failing)
         runs_ok = self.metrics.timer_count("airflow.dagrun.duration.success", dag_id=pipeline)
         runs_failed = self.metrics.timer_count("airflow.dagrun.duration.failed", dag_id=pipeline)
-        return {"name": "metrics_endpoint",
-                "passed": done_truth > 0 and done == done_truth and failed_truth > 0
-                and failed == failed_truth,
-                "evidence": f"statsd (AIRFLOW__METRICS__STATSD_ON, 127.0.0.1:{self.metrics.port}"
-                            f" UDP, {self.metrics.lines} lines since {self.metrics_since}): "
-                            f"ti.finish{{dag_id={pipeline},task_id=notify,state=success}}={done:g}"
-                            f" vs {done_truth} successful notify attempts in the ledger; "
-                            f"ti_failures{{task_id={failing}}}={failed:g} vs {failed_truth} "
-                            f"failed {failing} attempts; dagrun.duration.success "
-                            f"{runs_ok} runs, .failed {runs_failed} runs"}
+        return Probe("metrics_endpoint",
+                     done_truth > 0 and done == done_truth and failed_truth > 0
+                     and failed == failed_truth,
+                     f"statsd (AIRFLOW__METRICS__STATSD_ON, 127.0.0.1:{self.metrics.port} UDP, "
+                     f"{self.metrics.lines} lines since {self.metrics_since}): "
+                     f"ti.finish{{dag_id={pipeline},task_id=notify,state=success}}={done:g} vs "
+                     f"{done_truth} successful notify attempts in the ledger; "
+                     f"ti_failures{{task_id={failing}}}={failed:g} vs {failed_truth} failed "
+                     f"{failing} attempts; dagrun.duration.success {runs_ok} runs, .failed "
+                     f"{runs_failed} runs")
 
-    def _probe_lineage(self, day: str, run_id: str) -> dict[str, Any]:
-        assert self.server is not None
+    def _probe_lineage_events(self, mine: dict[str, Any]) -> Probe:
+        day, run_id = mine["happy"][-1]["date"], mine["happy"][-1]["run"]["run_id"]
         path = "/api/v2/assets/events"
-        params = {"source_dag_id": "customer_daily_etl", "source_run_id": run_id,
-                  "limit": 100}
-        events = self.server.get(path, **params)["asset_events"]
+        events = self._ready().get(path, source_dag_id="customer_daily_etl",
+                                   source_run_id=run_id, limit=100)["asset_events"]
         # Each lake output the run wrote, keyed by the data date it was written for.
         seen = {(e.get("name"), e.get("partition_key"), (e.get("extra") or {}).get("date"))
                 for e in events}
@@ -338,32 +626,27 @@ class AirflowAdapter(Adapter):
                                                  "gold_customer_daily_summary")}
         excerpt = [{k: e.get(k) for k in ("name", "source_task_id", "partition_key", "extra",
                                            "timestamp")} for e in events][:2]
-        return {"name": "lineage_events", "passed": wanted <= seen,
-                "evidence": f"GET {path}?source_dag_id=customer_daily_etl&source_run_id="
-                            f"{run_id} -> {len(events)} events, (asset, partition_key, "
-                            f"extra.date) {sorted(map(str, seen))}; "
-                            f"{json.dumps(excerpt, default=str)[:600]}"}
+        return Probe("lineage_events", wanted <= seen,
+                     f"GET {path}?source_dag_id=customer_daily_etl&source_run_id={run_id} -> "
+                     f"{len(events)} events, (asset, partition_key, extra.date) "
+                     f"{sorted(map(str, seen))}; {json.dumps(excerpt, default=str)[:600]}")
 
-    def _probe_quality(self, day: str, run_id: str) -> dict[str, Any]:
-        assert self.server is not None
-        path = (f"/api/v2/dags/customer_daily_etl/dagRuns/{_quote(run_id)}/taskInstances/"
+    def _probe_quality_results(self, mine: dict[str, Any]) -> Probe:
+        day, run_id = mine["happy"][-1]["date"], mine["happy"][-1]["run"]["run_id"]
+        path = (f"/api/v2/dags/customer_daily_etl/dagRuns/{_q(run_id)}/taskInstances/"
                 "quality_gate/xcomEntries/quality_checks")
-        entry = self.server.get(path, deserialize="true")
-        value = entry.get("value")
+        value = self._ready().get(path, deserialize="true").get("value")
         if isinstance(value, str):
             value = json.loads(value)
         truth = lake.read_json(lake.Partition(self.config.namespace_root(), "quality",
                                               SILVER_TABLE, day))
         names = [(c["name"], c["passed"]) for c in (value or {}).get("checks", [])]
-        ok = bool(names) and value == truth
-        return {"name": "quality_results", "passed": ok,
-                "evidence": f"GET {path}?deserialize=true -> {json.dumps(names)}; equal to "
-                            f"the gate's record in the lake: {value == truth}"}
+        return Probe("quality_results", bool(names) and value == truth,
+                     f"GET {path}?deserialize=true -> {json.dumps(names)}; equal to the "
+                     f"gate's record in the lake: {value == truth}")
 
 
-def _quote(run_id: str) -> str:
-    from urllib.parse import quote
-
+def _q(run_id: str) -> str:
     return quote(run_id, safe="")
 
 
@@ -373,13 +656,24 @@ def _iso(value: str | None) -> str | None:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).isoformat()
 
 
-def _error_from_log(log: str) -> str | None:
-    """The failure line of a try's log: the core's ``... failed: <error>`` line, else the
-    last error-level line."""
+def _log_line(entry: Any) -> str:
+    if isinstance(entry, dict):
+        return " ".join(str(entry.get(k, "")) for k in ("timestamp", "level", "event")
+                        if entry.get(k) is not None)
+    return str(entry)
+
+
+def _error_from_log(entries: list[Any], log: str) -> str | None:
+    """Why a try failed: the exception Airflow caught (``Task failed with exception``, its
+    ``error_detail``) as ``Type: message``; else the core's ``... failed: <error>`` line,
+    else the last error-level line."""
+    for entry in reversed(entries):
+        detail = entry.get("error_detail") if isinstance(entry, dict) else None
+        if detail and isinstance(detail, list) and isinstance(detail[0], dict):
+            return f"{detail[0].get('exc_type')}: {detail[0].get('exc_value')}"
     lines = [line for line in log.splitlines() if line.strip()]
     for line in reversed(lines):
         if " failed: " in line and "attempt" in line:
             return line.split(" failed: ", 1)[1].strip()
     errors = [line for line in lines if " error " in line.lower()]
     return errors[-1] if errors else None
-

@@ -1,20 +1,21 @@
-"""Through the real scheduler: scheduler, dag-processor, triggerer and api-server on 127.0.0.1
-(SQLite metadata DB in a temporary AIRFLOW_HOME), driven and read back through the REST API v2
-by the benchmark's Airflow adapter. One server for the whole module:
+"""The Airflow adapter through Airflow's real scheduler: api-server, scheduler, dag-processor
+and triggerer started by the service command (SQLite metadata DB in a temporary home), driven
+and read back through the REST API v2. One set of services for the whole module:
 
-- a 3-day backfill created with ``POST /api/v2/backfills`` runs with at most 2 runs at a time;
-  its partitions equal the direct runner's;
+- a 3-day backfill created with ``POST /api/v2/backfills`` runs 2 runs at a time; its
+  partitions equal the direct runner's;
 - each backfilled ETL run emits a ``silver_customers`` event whose partition key is its date;
   the partition-aware ML DAG gets one run per date, whose outputs equal the direct runner's;
 - two of those ML runs suffer a fault (a crash of ``train``, a hang of ``deploy`` past its
   timeout): Airflow records the failed try, retries, recovers, and its tries match the ledger;
 - the hung run misses its deadline: the Deadline Alert's callback reaches the alert sink;
-- Airflow's statsd metrics, received by the adapter, count what the ledger saw.
+- Airflow's statsd metrics, received by the adapter, count what the ledger saw;
+- a scheduler that dies is found by the adapter, recorded as an incident and restarted in
+  the open.
 """
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 from urllib.parse import quote
@@ -22,17 +23,20 @@ from urllib.parse import quote
 import pytest
 
 from benchmarks.adapters.airflow import AirflowAdapter
-from conftest import BACKFILL
 from pipelines_core.alerts import read_alerts
 from pipelines_core.faults import plan_to_env
 from pipelines_core.ledger import Ledger
-from pipelines_core.runner import date_range
+from pipelines_core.procs import poll_until, port_open
+from pipelines_core.runner import backfill as direct_backfill
+from pipelines_core.runner import date_range, run_pipeline
+from pipelines_core.spec import get_pipeline
 from pipelines_core.steps.etl import regions
 from pipelines_core.testing import generate_exports
 from pipelines_core.verify import output_checksums
 
 ETL, ML = "customer_daily_etl", "lead_scoring_mlops"
-START, END = (date.fromisoformat(d) for d in BACKFILL)
+# The 1st of a month (the monthly branch) and two weekdays of the spec's first month.
+START, END = date(2026, 10, 1), date(2026, 10, 3)
 DAYS = date_range(START, END)
 # Faults in the asset-triggered ML runs of two backfilled dates.
 HANG_DAY, CRASH_DAY = DAYS[1].isoformat(), DAYS[2].isoformat()
@@ -41,58 +45,70 @@ FAULTS = {"deploy": {"kind": "hang", "times": 1, "dates": [HANG_DAY]},
 # Short enough for a test, long enough for any step on a loaded machine; the deadline is
 # shorter than one timeout, so the hung run misses it whatever the machine's speed.
 STEP_TIMEOUT_S, DEADLINE_S = 90.0, 45.0
+WAIT_S = 1800  # an upper bound for a machine shared by many
 
 
 @pytest.fixture(scope="module")
-def adapter(workbench, tmp_path_factory):
-    # Its own namespace, beside the in-process runs' one, in the same lake and ledger.
-    # SQLite in its own home, not the in-process tests' metadata DB.
+def adapter(connect_config, tmp_path_factory):
     # The sensor pokes seldom: the backfilled dates' exports are there at once, and the
     # scheduler's own latest cron run (today, no export) should not load SQLite for long.
-    adapter = AirflowAdapter(workbench.replace(step_timeout_s=STEP_TIMEOUT_S, sensor_poke_s=5.0,
-                                               sensor_timeout_s=20.0),
-                             home=tmp_path_factory.mktemp("airflow_home"),
-                             namespace="airflow_scheduler", sql_alchemy_conn="",
-                             asset_triggers=True,
+    root = tmp_path_factory.mktemp("airflow-adapter")
+    cfg = connect_config.replace(lake_root=root / "lake", state_dir=root / "state",
+                                 step_timeout_s=STEP_TIMEOUT_S, sensor_poke_s=5.0,
+                                 sensor_timeout_s=20.0)
+    adapter = AirflowAdapter(cfg, home=root / "home", namespace="airflow_scheduler",
+                             sql_alchemy_conn="", asset_triggers=True,
                              task_env={"WORKBENCH_AIRFLOW_DEADLINE_S": str(DEADLINE_S)})
     adapter.start()
-    server = adapter.server
-    server.unpause(ML)  # so that fresh silver customers start it
+    adapter.api.unpause(ML)  # so that fresh silver customers start it
     # Unpaused now, the scheduler's latest cron run (today, no export: its sensor times out)
     # is created before the backfill rather than racing its creation for SQLite's lock.
-    server.unpause(ETL)
+    adapter.api.unpause(ETL)
     try:
         yield adapter
     finally:
         adapter.stop()
-        assert server.ports_in_use() == []
-        assert server.proc.poll() is not None
+        status = adapter.service.status()
+        assert [c["health"] for c in status["components"]] == ["down"] * 4
+        assert not port_open(adapter.service.port)
+        if adapter.incidents:
+            print(f"\nAirflow incidents: {[(i['time'], i['component']) for i in adapter.incidents]}")
 
 
 @pytest.fixture(scope="module")
-def backfill(adapter, reference):
+def reference(adapter):
+    """The direct runner's checksums of both pipelines for every date, per pipeline."""
+    ref = adapter.config.replace(namespace="reference", orchestrator="direct")
+    generate_exports(ref, DAYS)
+    assert [o.state for o in direct_backfill(get_pipeline(ETL), DAYS, ref, parallelism=2)] \
+        == ["success"] * len(DAYS)
+    for day in DAYS:
+        assert run_pipeline(get_pipeline(ML), day, ref).state == "success"
+    return {p: {d: output_checksums(ref, p, d) for d in DAYS} for p in (ETL, ML)}
+
+
+@pytest.fixture(scope="module")
+def backfill(adapter, request):
     generate_exports(adapter.config, DAYS)
     with ThreadPoolExecutor(1) as pool:
         running = pool.submit(adapter.backfill, ETL, START, END, parallelism=2,
-                              env=plan_to_env(FAULTS), timeout_s=1800)
-        reference.checksums(ML, DAYS)  # the direct runs, meanwhile
+                              env=plan_to_env(FAULTS), timeout_s=WAIT_S)
+        request.getfixturevalue("reference")  # the direct runs, meanwhile
         return running.result()
 
 
 @pytest.fixture(scope="module")
 def ml_runs(backfill, adapter):
     """The ML DAG's asset-triggered runs, once all of them (one per date) are finished."""
-    server = adapter.server
-    deadline = time.monotonic() + 1800  # an upper bound for a machine shared by many
-    while True:
-        runs = [r for r in server.dag_runs(ML) if r["run_type"] == "asset_triggered"]
-        keys = sorted(r.get("partition_key") or "" for r in runs)
-        if len(runs) >= len(DAYS) and all(r["state"] in ("success", "failed") for r in runs):
-            break
-        assert time.monotonic() < deadline, [(r["dag_run_id"], r["state"], r.get("partition_key"))
-                                             for r in runs]
-        time.sleep(2)
-    assert keys == [d.isoformat() for d in DAYS]
+    def ended():
+        adapter.watch()
+        runs = [r for r in adapter.api.dag_runs(ML) if r["run_type"] == "asset_triggered"]
+        done = len(runs) >= len(DAYS) and all(r["state"] in ("success", "failed")
+                                              for r in runs)
+        return runs if done else None
+
+    runs = poll_until(ended, timeout_s=WAIT_S, interval_s=2, what="the ML runs ended")
+    assert sorted(r.get("partition_key") or "" for r in runs) == [d.isoformat() for d in DAYS]
     return {r["partition_key"]: r for r in runs}
 
 
@@ -106,26 +122,25 @@ def test_backfill_runs_every_date_through_the_scheduler(backfill):
     assert {s.map_key for s in first.steps if s.step == "gold_region_aggregates"} == set(regions())
 
 
-def test_backfill_respects_max_active_runs(backfill):
+def test_backfill_runs_as_many_runs_at_once_as_max_active_runs(backfill):
     spans = [(datetime.fromisoformat(r.start), datetime.fromisoformat(r.end))
              for r in backfill.runs]
     overlap = max(sum(1 for s, e in spans if s <= t < e) for t, _ in spans)
-    assert 1 <= overlap <= backfill.parallelism
+    assert overlap == backfill.parallelism == 2
 
 
 def test_backfill_partitions_equal_direct_runner(backfill, adapter, reference):
-    expected = reference.checksums(ETL, DAYS)
     for day in DAYS:
         actual = output_checksums(adapter.config, ETL, day)
-        assert len(actual) >= 8 and actual == expected[day], day
+        assert len(actual) >= 8 and actual == reference[ETL][day], day
 
 
 def test_rest_api_tries_and_logs_match_ledger(backfill, adapter):
     ledger = Ledger(adapter.config.ledger_path)
     for run in backfill.runs:
         for step in run.steps:
-            if step.state != "success" or step.step == "wait_for_export":
-                continue  # the native sensor calls export_ready, not run_step
+            if step.state != "success":
+                continue
             recs = ledger.read_attempts(pipeline=ETL, step=step.step, date=run.date,
                                         namespace=adapter.config.namespace,
                                         map_key=step.map_key)
@@ -139,10 +154,10 @@ def test_each_etl_date_starts_its_own_ml_run(ml_runs, adapter):
     """Each backfilled ETL run's ``ingest_cdc`` emits a ``silver_customers`` event keyed by its
     date; the partition-aware ML DAG starts one run per key, even for events that arrive
     together, and each run consumes only its own date's event."""
-    server = adapter.server
     for day, run in ml_runs.items():
-        events = server.get(f"/api/v2/dags/{ML}/dagRuns/{quote(run['dag_run_id'], safe='')}"
-                            "/upstreamAssetEvents")["asset_events"]
+        events = adapter.api.get(f"/api/v2/dags/{ML}/dagRuns/"
+                                 f"{quote(run['dag_run_id'], safe='')}/upstreamAssetEvents"
+                                 )["asset_events"]
         assert [(e["name"], e["partition_key"], e["extra"]["date"], e["source_dag_id"],
                  e["source_task_id"]) for e in events] == [
             ("silver_customers", day, day, ETL, "ingest_cdc")]
@@ -152,15 +167,14 @@ def test_each_etl_date_starts_its_own_ml_run(ml_runs, adapter):
 
 
 def test_ml_outputs_of_every_date_equal_direct_runner(ml_runs, adapter, reference):
-    expected = reference.checksums(ML, DAYS)
     for day in DAYS:
         actual = output_checksums(adapter.config, ML, day)
-        assert actual and actual == expected[day], day
+        assert actual and actual == reference[ML][day], day
 
 
 def test_lake_outputs_have_asset_events_per_date(backfill, adapter):
-    events = adapter.server.get("/api/v2/assets/events", source_dag_id=ETL,
-                                limit=100)["asset_events"]
+    events = adapter.api.get("/api/v2/assets/events", source_dag_id=ETL,
+                             limit=100)["asset_events"]
     keyed = sorted((e["name"], e["partition_key"]) for e in events)
     assert keyed == sorted((name, d.isoformat()) for d in DAYS
                            for name in ("silver_customers", "gold_customer_daily_summary"))
@@ -206,13 +220,10 @@ def test_deadline_alert_of_the_hung_run_reaches_the_alert_sink(ml_runs, adapter)
     """The ML run of the hung date outlives its deadline (queued + DEADLINE_S < one step
     timeout): the scheduler marks it missed and the triggerer runs the callback."""
     run_id = ml_runs[HANG_DAY]["dag_run_id"]
-    wait_until = time.monotonic() + 120
-    while True:
-        alerts = [a for a in read_alerts(adapter.config, kind="deadline", pipeline=ML,
-                                         date=HANG_DAY) if a["run_id"] == run_id]
-        if alerts or time.monotonic() > wait_until:
-            break
-        time.sleep(2)
+    alerts = poll_until(lambda: [a for a in read_alerts(adapter.config, kind="deadline",
+                                                        pipeline=ML, date=HANG_DAY)
+                                 if a["run_id"] == run_id],
+                        timeout_s=120, interval_s=2, what="the deadline alert")
     assert len(alerts) == 1
     assert alerts[0]["orchestrator"] == "airflow" and alerts[0]["step"] is None
     assert f"within {timedelta(seconds=DEADLINE_S)} of being queued" in alerts[0]["error"]
@@ -221,8 +232,8 @@ def test_deadline_alert_of_the_hung_run_reaches_the_alert_sink(ml_runs, adapter)
 def test_statsd_metrics_count_what_the_ledger_saw(ml_runs, adapter):
     metrics = adapter.metrics
     for pipeline, step in ((ETL, "notify"), (ML, "notify"), (ML, "deploy")):
-        truth = [r for r in Ledger(adapter.config.ledger_path).read_attempts(
-            pipeline=pipeline, step=step, namespace=adapter.config.namespace)]
+        truth = Ledger(adapter.config.ledger_path).read_attempts(
+            pipeline=pipeline, step=step, namespace=adapter.config.namespace)
         ok = sum(r.status == "success" for r in truth)
         failed = sum(r.status == "failed" for r in truth)
         assert metrics.counter("airflow.ti.finish", dag_id=pipeline, task_id=step,
@@ -231,3 +242,31 @@ def test_statsd_metrics_count_what_the_ledger_saw(ml_runs, adapter):
             == failed, (pipeline, step)
     assert metrics.counter("airflow.ti_failures", dag_id=ML, task_id="deploy") == 1
     assert metrics.timer_count("airflow.dagrun.duration.success", dag_id=ML) == len(DAYS)
+
+
+def test_settings_name_what_the_adapter_changed(adapter):
+    settings = adapter.settings
+    assert settings["AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE"] == "True"  # asset_triggers
+    assert settings["AIRFLOW__METRICS__STATSD_PORT"] == str(adapter.metrics.port)
+    assert settings["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("sqlite:///")
+    assert settings["AIRFLOW__API__PORT"] == str(adapter.service.port)
+
+
+def test_a_dead_scheduler_is_recorded_and_restarted_in_the_open(ml_runs, adapter):
+    """Killed (as a write conflict on SQLite once killed it), the scheduler is found down
+    before the next run, recorded with its log's tail, started again through the service
+    command, and the run goes through."""
+    before = len(adapter.incidents)
+    adapter.api.pause(ML)  # the no-op ETL run's asset event should start nothing
+    killed = adapter.service.kill("scheduler")
+    assert adapter.service.component(killed, "scheduler")["health"] == "down"
+    day = date(2026, 10, 5)
+    run = adapter.run_date(ETL, day, env={"WORKBENCH_NOOP": "1"}, timeout_s=600)
+    assert run.state == "success"
+    new = adapter.incidents[before:]
+    assert [i["component"] for i in new] == ["scheduler"]
+    assert "scheduler" in new[0]["log_tail"].lower() and new[0]["time"]
+    status = adapter.service.status()
+    assert status["healthy"] is True
+    assert adapter.service.component(status, "scheduler")["pid"] != \
+        adapter.service.component(killed, "scheduler")["pid"]

@@ -1,8 +1,6 @@
 """What both workbench DAGs share: the configuration, Airflow retry settings taken from the
 spec, the silver-customers Asset, the failure and deadline alerts, and the one call a task
 body makes (parse Airflow's context, run the core step, hand back its small result).
-
-This folder is listed in ``.airflowignore``: it is a helper package, not a DAG file.
 """
 
 from __future__ import annotations
@@ -18,12 +16,11 @@ from airflow.sdk import (Asset, AsyncCallback, DeadlineAlert, DeadlineReference,
 
 from pipelines_core import lake
 from pipelines_core.alerts import send_alert
-from pipelines_core.config import WorkbenchConfig, load_config, parse_date
+from pipelines_core.config import WorkbenchConfig, config_for, parse_date
 from pipelines_core.runtime import run_step
 from pipelines_core.spec import PipelineSpec, retry_policy
 from pipelines_core.steps.etl import SILVER_TABLE
-
-ORCHESTRATOR = "airflow"
+from workbench_airflow import ORCHESTRATOR
 
 # The ETL's silver customers, produced by ``customer_daily_etl.ingest_cdc`` and scheduling
 # ``lead_scoring_mlops``. ``x-`` marks a scheme Airflow has no normaliser for. It is
@@ -49,16 +46,6 @@ def emit_partition(asset: Asset, context: Any, **extra: Any) -> None:
     event = context["outlet_events"][asset]
     event.add_partitions(day)
     event.extra = {"date": day, **extra}
-
-
-
-def workbench_config() -> WorkbenchConfig:
-    """The workbench configuration of this process, in the ``airflow`` namespace unless the
-    environment names another one (the tests do)."""
-    config = load_config()
-    if not os.environ.get("WORKBENCH_NAMESPACE"):
-        config = config.replace(namespace=ORCHESTRATOR)
-    return config.replace(orchestrator=ORCHESTRATOR)
 
 
 # Run parameters (the trigger form in the UI, ``conf`` through the API). ``noop`` runs the same
@@ -134,7 +121,7 @@ def data_date(context: Any) -> Date:
 
 def run_config(context: Any) -> WorkbenchConfig:
     """The configuration of this run: the process's, with the run's ``noop`` parameter."""
-    config = workbench_config()
+    config = config_for(ORCHESTRATOR)
     if (context.get("params") or {}).get("noop"):
         config = config.replace(noop=True)
     return config
@@ -152,7 +139,7 @@ def run(spec: PipelineSpec, step: str, *, map_key: str | None = None,
 def publish_quality_checks(context: Any) -> None:
     """XCom ``quality_checks``: the gate's checks as the core recorded them in the lake,
     pushed whether the gate passed or failed, so the API and the UI show why a run stopped."""
-    part = lake.Partition(workbench_config().namespace_root(), "quality", SILVER_TABLE,
+    part = lake.Partition(config_for(ORCHESTRATOR).namespace_root(), "quality", SILVER_TABLE,
                           data_date(context).isoformat())
     if part.exists():
         context["ti"].xcom_push(key="quality_checks", value=lake.read_json(part))
@@ -166,7 +153,7 @@ def alert_on_failure(context: Any) -> None:
         day = data_date(context).isoformat()
     except ValueError:
         day = ""
-    send_alert(workbench_config(), pipeline=ti.dag_id, date=day, step=ti.task_id,
+    send_alert(config_for(ORCHESTRATOR), pipeline=ti.dag_id, date=day, step=ti.task_id,
                error=f"{type(exc).__name__}: {exc}" if exc else "failed",
                orchestrator=ORCHESTRATOR,
                extra={"attempts": ti.try_number, "run_id": ti.run_id,
@@ -192,7 +179,7 @@ async def deadline_missed(dag_id: str, **kwargs: Any) -> None:
     context = kwargs.get("context") or {}
     dag_run = context.get("dag_run") or {}
     day = dag_run.get("logical_date") or dag_run.get("partition_key") or ""
-    send_alert(workbench_config(), pipeline=dag_id, date=str(day)[:10], step=None,
+    send_alert(config_for(ORCHESTRATOR), pipeline=dag_id, date=str(day)[:10], step=None,
                error=f"run not finished within {deadline_after()} of being queued",
                orchestrator=ORCHESTRATOR, kind="deadline",
                extra={"run_id": dag_run.get("dag_run_id"),
