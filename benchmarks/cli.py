@@ -1,4 +1,10 @@
-"""``workbench bench``: run the harness with a live progress display, write and render results."""
+"""``workbench bench``: run the harness with a live progress display, write and render results.
+
+Any subset of scenarios and orchestrators, e.g. the overhead of one orchestrator against the
+direct runner, median of three after a warm-up::
+
+    workbench bench --scenarios happy_path --orchestrators prefect --repetitions 3
+"""
 
 from __future__ import annotations
 
@@ -13,8 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import report
-from benchmarks.harness import ADAPTERS, BenchPlan, Harness, write_results
-from pipelines_core.config import PROJECT_ROOT, WorkbenchConfig
+from benchmarks.harness import ADAPTERS, Harness
+from benchmarks.plan import SCENARIOS, BenchPlan
+from benchmarks.results import write_results
+from pipelines_core.config import PROJECT_ROOT, WorkbenchConfig, load_config
 from pipelines_core.errors import WorkbenchError
 from pipelines_core.spark import (connect_server_status, start_connect_server,
                                   stop_connect_server, stop_sessions)
@@ -40,6 +48,36 @@ def _exclusive(config: WorkbenchConfig) -> Any:
     return handle
 
 
+def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The ``bench`` command's own options (``--scale`` comes with the common ones)."""
+    parser.add_argument("--preset", choices=("quick", "full"), default="quick")
+    parser.add_argument("--orchestrators", default="airflow,prefect,dagster,luigi",
+                        help="comma-separated; the direct baseline always runs")
+    parser.add_argument("--out", help="reports folder (default: reports/)")
+    parser.add_argument("--scenarios", help=f"comma-separated subset of {','.join(SCENARIOS)} "
+                        "(default: all; the happy path always runs)")
+    parser.add_argument("--repetitions", type=int,
+                        help="counted runs of the happy path and the floor, after one "
+                        "warm-up (default: the preset's)")
+    return parser
+
+
+def plan_from(args: argparse.Namespace, names: list[str]) -> BenchPlan:
+    """The preset's plan, narrowed or changed by the options given."""
+    changes: dict[str, Any] = {}
+    if getattr(args, "scenarios", None):
+        asked = [x.strip() for x in args.scenarios.split(",") if x.strip()]
+        changes["scenarios"] = tuple(dict.fromkeys(["happy_path", *asked]))
+    if getattr(args, "scale", None):
+        changes["scale"] = args.scale
+    if getattr(args, "repetitions", None) is not None:
+        changes["repetitions"] = args.repetitions
+    try:
+        return replace(BenchPlan.preset(args.preset, names), **changes)
+    except ValueError as exc:
+        raise WorkbenchError(str(exc)) from None
+
+
 def run_bench(args: argparse.Namespace, config: WorkbenchConfig, console: Any) -> int:
     from rich.table import Table
 
@@ -48,15 +86,7 @@ def run_bench(args: argparse.Namespace, config: WorkbenchConfig, console: Any) -
     if unknown:
         raise WorkbenchError(f"unknown orchestrator(s) {', '.join(unknown)}; "
                              f"known: {', '.join(ADAPTERS)}")
-    plan = BenchPlan.preset(args.preset, names)
-    if getattr(args, "scenarios", None):
-        try:
-            plan = replace(plan, scenarios=tuple(
-                x.strip() for x in args.scenarios.split(",") if x.strip()) + ("happy_path",))
-        except ValueError as exc:
-            raise WorkbenchError(str(exc)) from None
-    if args.scale:
-        plan.scale = args.scale
+    plan = plan_from(args, names)
     config = config.replace(spark_mode="connect")
     lock = _exclusive(config)  # held until this process ends
     # A TERM (make down, a CI timeout) must reach the finally blocks that stop the services.
@@ -90,3 +120,22 @@ def run_bench(args: argparse.Namespace, config: WorkbenchConfig, console: Any) -
     console.print(table)
     console.print(f"report: {html}\n        {md}\n        {folder / 'results.json'}")
     return 0 if all(not o["errors"] for o in results["orchestrators"].values()) else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m benchmarks.cli [options]``: the same as ``workbench bench``."""
+    from rich.console import Console
+
+    parser = add_arguments(argparse.ArgumentParser(prog="workbench bench",
+                                                   description=__doc__.split("\n")[0]))
+    parser.add_argument("--scale", type=int, help="customer CDC rows per day")
+    args = parser.parse_args(argv)
+    try:
+        return run_bench(args, load_config(), Console())
+    except WorkbenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -29,6 +29,16 @@ def _fmt(value: Any, unit: str = "") -> str:
     return f"{value}{unit}"
 
 
+def _incident(incident: dict[str, Any]) -> str:
+    """One incident on one line: its fields in the order the adapter gave them."""
+    return "; ".join(f"{k}: {_fmt(v)}" for k, v in incident.items())
+
+
+def _cell(value: Any) -> str:
+    """``value`` as the text of one Markdown table cell."""
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
 def headline_rows(results: dict[str, Any]) -> list[dict[str, str]]:
     """One row per orchestrator: the figures a reader compares first."""
     rows = []
@@ -123,7 +133,8 @@ def charts(results: dict[str, Any]) -> dict[str, str]:
     ax.set_xlabel("retry")
     ax.set_ylabel("delay before it (s)")
     ax.set_title("Transient fault: observed vs configured retry delays")
-    ax.legend(fontsize=8)
+    if ax.lines:  # none when the retries did not run
+        ax.legend(fontsize=8)
     out["retries"] = _svg(fig)
 
     fig, ax = plt.subplots(figsize=(7, 3))
@@ -141,6 +152,8 @@ def render(results: dict[str, Any], folder: Path) -> tuple[Path, Path]:
     env = Environment(loader=PackageLoader("benchmarks", "templates"),
                       autoescape=select_autoescape(["html", "j2"]))
     env.filters["fmt"] = _fmt
+    env.filters["incident"] = _incident
+    env.filters["cell"] = _cell
     ctx = {"r": results, "headline": headline_rows(results), "NA": NA,
            "probe_names": _probe_names(results), "screenshots": _screenshots(folder),
            "phases": _phases(results)}

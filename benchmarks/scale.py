@@ -18,89 +18,12 @@ import signal
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from datetime import date, datetime, timezone
-from pathlib import Path
 
+from benchmarks.sampler import MemorySampler
 from pipelines_core.config import PROJECT_ROOT, load_config
 from pipelines_core.spark import connect_server_status, start_connect_server, stop_connect_server
-
-
-def descendants(roots: list[int]) -> list[int]:
-    """``roots`` and every process below them, from one pass over /proc (each process's
-    parent in its ``stat``): cheaper than reading every thread's ``children`` list, which for
-    a JVM means hundreds of files."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:  # ended while it was read
-            continue
-        ppid = int(stat[stat.rindex(")") + 2:].split()[1])
-        children.setdefault(ppid, []).append(int(entry))
-    out, seen, stack = [], set(), list(roots)
-    while stack:
-        pid = stack.pop()
-        if pid not in seen:
-            seen.add(pid)
-            out.append(pid)
-            stack += children.get(pid, [])
-    return out
-
-
-def _kib_field(path: str, prefix: str) -> int | None:
-    """The ``prefix`` line's value (in kB in /proc) as bytes; None if absent or unreadable."""
-    try:
-        for line in Path(path).read_text().splitlines():
-            if line.startswith(prefix):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
-
-
-def rss_of(pid: int) -> int:
-    """Resident set of one process in bytes (0 once it has ended)."""
-    return _kib_field(f"/proc/{pid}/status", "VmRSS:") or 0
-
-
-def pss_of(pid: int) -> int:
-    """Proportional set of one process in bytes: each page split among the processes that
-    share it, so PSS summed over a tree is what the tree holds in memory (summed RSS counts a
-    page shared by forked processes once per process). RSS where smaps_rollup is not
-    readable. Reading it walks every mapping: about 80 ms for a Spark JVM."""
-    pss = _kib_field(f"/proc/{pid}/smaps_rollup", "Pss:")
-    return rss_of(pid) if pss is None else pss
-
-
-def tree_memory(pid: int) -> tuple[int, int]:
-    """``(rss, pss)`` summed over ``pid`` and all its descendants."""
-    pids = descendants([pid])
-    return sum(rss_of(p) for p in pids), sum(pss_of(p) for p in pids)
-
-
-def tree_rss_bytes(pid: int) -> int:
-    """Resident memory of ``pid`` and all its descendants."""
-    return sum(rss_of(p) for p in descendants([pid]))
-
-
-class PeakSampler(threading.Thread):
-    def __init__(self, pids: list[int], every_s: float = 0.2) -> None:
-        super().__init__(daemon=True)
-        self.pids, self.every_s, self.peak, self._halt = pids, every_s, 0, threading.Event()
-
-    def run(self) -> None:
-        while not self._halt.is_set():
-            self.peak = max(self.peak, sum(tree_rss_bytes(p) for p in self.pids))
-            time.sleep(self.every_s)
-
-    def stop(self) -> int:
-        self._halt.set()
-        self.join()
-        return self.peak
 
 
 def measure(pipeline: str, day: date, scale: int, mode: str, env: dict[str, str],
@@ -111,7 +34,8 @@ def measure(pipeline: str, day: date, scale: int, mode: str, env: dict[str, str]
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    sampler = PeakSampler([proc.pid] + ([server_pid] if server_pid else []))
+    roots = [proc.pid] + ([server_pid] if server_pid else [])
+    sampler = MemorySampler(lambda: roots, every_s=0.2, pss_every_s=None)
     sampler.start()
     _, err = proc.communicate()
     wall = time.monotonic() - t0

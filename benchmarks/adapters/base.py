@@ -153,7 +153,9 @@ class Adapter(abc.ABC):
     def probes(self, mine: dict[str, Any]) -> list[Callable[[], Probe]]:
         """The orchestrator's own probes (metrics endpoint, lineage, quality results), as
         callables the harness runs one by one, so one probe's exception is that probe's
-        error. ``mine`` holds this adapter's scenario results. None by default."""
+        error, filed under the callable's name less a ``probe_`` prefix (name it
+        ``probe_metrics_endpoint``, a method or a partial of one, or set ``probe_name``).
+        ``mine`` holds this adapter's scenario results. None by default."""
         return []
 
     @abc.abstractmethod

@@ -1,0 +1,123 @@
+"""What one benchmark run does: the scenarios, the fault of each retry scenario, the dates each
+scenario uses and the two presets, ``quick`` and ``full``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from pipelines_core.runner import date_range
+
+PIPELINE = "customer_daily_etl"
+# Short, visible backoff for every orchestrator alike: 1 s, 2 s, capped at 3 s. The per-attempt
+# timeout is the plan's (``BenchPlan.step_timeout_s``).
+BENCH_RETRY = {"retries": 2, "retry_base_delay_s": 1.0, "retry_backoff_factor": 2.0,
+               "retry_max_delay_s": 3.0}
+RETRY_FAULTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "transient": ("gold_summary", {"kind": "raise", "times": 2}),
+    "crash": ("ingest_cdc", {"kind": "crash", "times": 1}),
+    # Sleeps past the timeout by HANG_PAST_TIMEOUT_S (``BenchPlan.faults``): where the
+    # orchestrator has no timeout the attempt ends itself.
+    "hang": ("daily_report", {"kind": "hang", "times": 1}),
+    "permanent": ("ingest_cdc", {"kind": "permanent"}),
+}
+HANG_PAST_TIMEOUT_S = 5.0
+SCENARIOS = ("happy_path", "retries", "backfill", "observability")
+
+
+@dataclass
+class BenchPlan:
+    """What one benchmark run does; ``quick`` and ``full`` are the two presets."""
+
+    orchestrators: list[str]
+    scale: int = 2_000
+    repetitions: int = 1  # counted; one warm-up comes on top
+    backfill_days: int = 3
+    parallelism: int = 2
+    happy_start: date = date(2026, 11, 2)
+    # Every date lies in the past and after the DAGs' start date: Airflow will not run a
+    # logical date in the future.
+    floor_start: date = date(2026, 10, 12)
+    retry_start: date = date(2026, 11, 16)
+    backfill_start: date = date(2026, 10, 5)
+    bad_range_start: date = date(2026, 10, 20)
+    bad_range_days: int = 3  # the second is the bad one
+    # The fault runs go on together, each on its own date: the scenario lasts as long as the
+    # hang, not the four runs one after the other.
+    fault_runs_at_once: int = len(RETRY_FAULTS)
+    # Per-attempt timeout: a step at the plan's scale finishes well within it even on a busy
+    # 2-core machine (the slowest seen at 2,000 rows/day: about 9 s, a flow run's first
+    # step opening Spark while three other runs start), and the hang lasts this long.
+    step_timeout_s: float = 30.0
+    run_timeout_s: float = 900.0
+    # A subset runs faster (the happy path with its floor always runs: it warms up and is the
+    # baseline); retries can be narrowed to some fault kinds.
+    scenarios: tuple[str, ...] = SCENARIOS
+    retry_kinds: tuple[str, ...] = tuple(RETRY_FAULTS)
+
+    def __post_init__(self) -> None:
+        unknown = [s for s in self.scenarios if s not in SCENARIOS]
+        unknown += [k for k in self.retry_kinds if k not in RETRY_FAULTS]
+        if self.fault_runs_at_once < 1:
+            raise ValueError("fault_runs_at_once must be at least 1")
+        if self.bad_range_days < 2:
+            raise ValueError("the bad-day range needs at least 2 days: a good one and the bad")
+        if self.repetitions < 1:
+            raise ValueError("repetitions must be at least 1")
+        if unknown:
+            raise ValueError(f"unknown scenario(s) {', '.join(unknown)}; known: "
+                             f"{', '.join(SCENARIOS)} and retry kinds {', '.join(RETRY_FAULTS)}")
+
+    @classmethod
+    def preset(cls, name: str, orchestrators: list[str]) -> "BenchPlan":
+        if name == "quick":
+            return cls(orchestrators, scale=2_000, repetitions=1, backfill_days=3,
+                       bad_range_days=2, step_timeout_s=15.0)
+        if name == "full":
+            # Two fault runs at a time, not four: the reference figures; four at once slowed
+            # Airflow's and Dagster's scheduling enough to stretch their retry delays.
+            return cls(orchestrators, scale=20_000, repetitions=3, backfill_days=7,
+                       fault_runs_at_once=2)
+        raise ValueError(f"unknown preset {name!r}")
+
+    def faults(self) -> dict[str, tuple[str, dict[str, Any]]]:
+        """``{kind: (step, fault)}`` of the retry scenarios, the hang timed to this plan."""
+        out = {}
+        for kind, (step, fault) in RETRY_FAULTS.items():
+            if fault["kind"] == "hang":
+                fault = {**fault, "hang_s": self.step_timeout_s + HANG_PAST_TIMEOUT_S}
+            out[kind] = (step, fault)
+        return out
+
+    def happy_dates(self) -> list[date]:
+        return [self.happy_start + timedelta(days=n) for n in range(self.repetitions + 1)]
+
+    def floor_dates(self) -> list[date]:
+        return [self.floor_start + timedelta(days=n) for n in range(self.repetitions)]
+
+    def retry_dates(self) -> dict[str, date]:
+        return {k: self.retry_start + timedelta(days=n) for n, k in enumerate(RETRY_FAULTS)
+                if k in self.retry_kinds}
+
+    def backfill_dates(self) -> list[date]:
+        return date_range(self.backfill_start,
+                          self.backfill_start + timedelta(days=self.backfill_days - 1))
+
+    def bad_range(self) -> tuple[list[date], date]:
+        days = date_range(self.bad_range_start,
+                          self.bad_range_start + timedelta(days=self.bad_range_days - 1))
+        return days, days[1]
+
+    def all_data_dates(self) -> list[date]:
+        return (self.happy_dates() + list(self.retry_dates().values()) + self.backfill_dates()
+                + self.bad_range()[0])
+
+    def to_dict(self) -> dict[str, Any]:
+        """The plan as results.json records it (dates as ISO strings)."""
+        return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in vars(self).items()}
+
+
+def interleaved(names: list[str], rounds: int) -> list[tuple[int, str]]:
+    """A B C D A B C D: every round visits every orchestrator once, in the same order."""
+    return [(r, n) for r in range(rounds) for n in names]

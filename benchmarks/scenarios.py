@@ -1,0 +1,267 @@
+"""The benchmark's scenarios on one adapter, each returning plain dicts that go into
+results.json as they are: the same bronze exports in every namespace, the happy path and its
+floor, the four retry faults, the backfill with its re-run, and the range with a bad day."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Callable
+
+from benchmarks.adapters.base import Adapter, RunView
+from benchmarks.measures import ledger_attempts, max_gap_s, retry_delays, step_seconds
+from benchmarks.plan import PIPELINE, RETRY_FAULTS, BenchPlan
+from pipelines_core import faults as faults_mod
+from pipelines_core import lake
+from pipelines_core.alerts import read_alerts
+from pipelines_core.config import WorkbenchConfig
+from pipelines_core.generator import write_customer_export
+from pipelines_core.spec import get_pipeline, retry_policy
+from pipelines_core.verify import output_checksums, output_partitions
+
+
+def export_key(config: WorkbenchConfig, bad: bool) -> str:
+    """What an export is, as the benchmark records it: scale, seed and bad or not."""
+    return f"scale={config.scale} seed={config.seed} bad={bad}"
+
+
+def _exports_path(config: WorkbenchConfig):
+    return config.state_dir / "bench" / f"exports-{config.namespace}.json"
+
+
+def exports_written(config: WorkbenchConfig) -> dict[str, str]:
+    """``{date: key}`` of the exports the benchmark wrote in ``config``'s namespace."""
+    try:
+        return json.loads(_exports_path(config).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def record_export(config: WorkbenchConfig, day: date, key: str) -> None:
+    path = _exports_path(config)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {**exports_written(config), day.isoformat(): key}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, indent=1, sort_keys=True))
+    tmp.replace(path)
+
+
+def write_export(config: WorkbenchConfig, day: date, *, bad: bool) -> None:
+    """Write the bronze export of ``day`` (a bad one if ``bad``) and record what it is."""
+    write_customer_export(config.replace(bad_days=(day,) if bad else ()), day)
+    record_export(config, day, export_key(config, bad))
+
+
+def empty(adapter: Adapter, days: list[date]) -> None:
+    """None of ``days``' outputs (bronze stays), nor what the orchestrator keeps to judge
+    them done; other dates keep theirs, so what the observability probes read of the
+    happy run is still there."""
+    for d in days:
+        for part in output_partitions(adapter.config, PIPELINE, d):
+            lake.drop_partition(part)
+    adapter.forget(PIPELINE, days)
+
+
+@dataclass
+class Scenarios:
+    """The scenarios of ``plan``, run on whichever adapter they are given."""
+
+    plan: BenchPlan
+    progress: Callable[[str], None] = print
+
+    def prepare_data(self, adapter: Adapter, source: WorkbenchConfig | None = None) -> None:
+        """Bronze exports for every date the scenarios use, in the adapter's namespace, at
+        the plan's scale: an export an earlier benchmark wrote at another scale or seed is
+        written again (the benchmark's own record of what it wrote says which). One that
+        ``source``'s namespace holds as wanted is copied from there, byte for byte, rather
+        than generated again."""
+        cfg = adapter.config
+        bad = self.plan.bad_range()[1]
+        written = exports_written(cfg)
+        copyable = exports_written(source) if source is not None else {}
+        for day in self.plan.all_data_dates():
+            key = export_key(cfg, day == bad)
+            part = lake.Partition(cfg.namespace_root(), "bronze", "customers_cdc",
+                                  day.isoformat())
+            if (part.path / "_SUCCESS").exists() and written.get(day.isoformat()) == key:
+                continue
+            if source is not None and copyable.get(day.isoformat()) == key:
+                origin = lake.Partition(source.namespace_root(), "bronze", "customers_cdc",
+                                        day.isoformat())
+                if (origin.path / "_SUCCESS").exists():
+                    version = lake.stage_dir(part)
+                    shutil.copytree(origin.path, version)
+                    lake.swap_in(part, version)
+                    record_export(cfg, day, key)
+                    continue
+            write_export(cfg, day, bad=day == bad)
+
+    # --- happy path and floor ---------------------------------------------------------------
+
+    def _timed_run(self, adapter: Adapter, day: date, env: dict[str, str] | None = None
+                   ) -> tuple[RunView, float, float]:
+        empty(adapter, [day])  # an orchestrator that skips done dates runs it too
+        t0 = time.time()
+        run = adapter.run_date(PIPELINE, day, env=env, timeout_s=self.plan.run_timeout_s)
+        return run, t0, time.time() - t0
+
+    def happy(self, adapter: Adapter, day: date, rep: int) -> dict[str, Any]:
+        """One date end to end: wall time, time in steps, the rest (overhead), the longest
+        wait between steps, and the time inside the orchestrator's own run record."""
+        run, t0, wall = self._timed_run(adapter, day)
+        attempts = ledger_attempts(adapter.config, adapter.config.namespace, day, t0)
+        steps = step_seconds(attempts)
+        run_s = None  # the run as the orchestrator timed it: after pickup, before read-back
+        if run.start and run.end:
+            run_s = round((datetime.fromisoformat(run.end)
+                           - datetime.fromisoformat(run.start)).total_seconds(), 3)
+        return {"repetition": rep, "warmup": rep == 0, "date": day.isoformat(),
+                "state": run.state, "wall_s": round(wall, 3), "step_s": round(steps, 3),
+                "overhead_s": round(wall - steps, 3), "max_gap_s": max_gap_s(attempts),
+                "run_s": run_s, "run": run.to_dict(),
+                "ledger": [a.to_dict() for a in attempts]}
+
+    def floor(self, adapter: Adapter, day: date, rep: int) -> dict[str, Any]:
+        """The same graph with no-op steps: what the orchestrator costs on its own."""
+        run, t0, wall = self._timed_run(adapter, day, env={"WORKBENCH_NOOP": "true"})
+        return {"repetition": rep, "warmup": False, "date": day.isoformat(),
+                "state": run.state, "wall_s": round(wall, 3)}
+
+    # --- retries ----------------------------------------------------------------------------
+
+    def fault_env(self) -> dict[str, str]:
+        """The retry scenarios' fault plan, every fault limited to its own date."""
+        faults, dates = self.plan.faults(), self.plan.retry_dates()
+        return faults_mod.plan_to_env(faults_mod.merge_plans(
+            {dates[k].isoformat(): {faults[k][0]: faults[k][1]} for k in dates}))
+
+    def retries(self, adapter: Adapter) -> dict[str, Any]:
+        """The four fault kinds, each on its own date, ``fault_runs_at_once`` runs at a time
+        (the hang first, as it lasts longest), under one plan in which each fault names its
+        date."""
+        policy = retry_policy(get_pipeline(PIPELINE), adapter.config)
+        dates = self.plan.retry_dates()
+        faults = self.plan.faults()
+        kinds = sorted(dates, key=lambda k: faults[k][1]["kind"] != "hang")
+        alerts_before = {k: len(read_alerts(adapter.config, kind="failure",
+                                            orchestrator=adapter.name,
+                                            date=dates[k].isoformat())) for k in kinds}
+        env = self.fault_env()
+        empty(adapter, list(dates.values()))
+        at_once = min(self.plan.fault_runs_at_once, len(kinds))
+        self.progress(f"  retries ({', '.join(kinds)}) on {adapter.name}, "
+                      f"{at_once} at a time")
+        t0 = time.time()
+        timed: dict[str, tuple[RunView, float]] = {}
+
+        def one(kind: str) -> None:
+            started = time.time()
+            run = adapter.run_date(PIPELINE, dates[kind], env=env,
+                                   timeout_s=self.plan.run_timeout_s)
+            timed[kind] = (run, time.time() - started)
+
+        with ThreadPoolExecutor(at_once) as pool:
+            for future in [pool.submit(one, k) for k in kinds]:
+                future.result()
+        return {kind: self._retry_outcome(adapter, kind, dates[kind], faults[kind], *timed[kind],
+                                          since=t0, policy=policy,
+                                          alerts_before=alerts_before[kind], at_once=at_once)
+                for kind in RETRY_FAULTS if kind in dates}
+
+    @staticmethod
+    def _retry_outcome(adapter: Adapter, kind: str, day: date,
+                       step_fault: tuple[str, dict[str, Any]], run: RunView, wall: float, *,
+                       since: float, policy: Any, alerts_before: int,
+                       at_once: int) -> dict[str, Any]:
+        step, fault = step_fault
+        attempts = ledger_attempts(adapter.config, adapter.config.namespace, day, since)
+        truth = [a for a in attempts if a.step == step]
+        view = run.step(step)
+        recorded = len(view.attempts) if view else 0
+        recorded_ends = [a.end for a in sorted(view.attempts, key=lambda a: a.attempt)] \
+            if view else []
+        ok_end = next((a.end for a in truth if a.status == "success"), None)
+        first_fail = next((a for a in truth if a.status != "success"), None)
+        recovery = None
+        if ok_end and first_fail:
+            fail_at = first_fail.end or first_fail.start
+            recovery = round((datetime.fromisoformat(ok_end)
+                              - datetime.fromisoformat(fail_at)).total_seconds(), 3)
+        downstream = get_pipeline(PIPELINE).downstream_of(step)
+        ran_downstream = {a.step for a in attempts if a.step in downstream}
+        alerts = read_alerts(adapter.config, kind="failure", orchestrator=adapter.name,
+                             date=day.isoformat())
+        return {
+            "step": step, "fault": fault, "date": day.isoformat(),
+            "recovered": run.state == "success",
+            "attempts_recorded": recorded, "attempts_truth": len(truth),
+            "delays_observed_s": retry_delays(truth, recorded_ends),
+            "killed_attempt_end": "orchestrator's record" if any(
+                a.end is None for a in truth[:-1]) else None,
+            "delays_configured_s": policy.delays()[:max(len(truth) - 1, 0)],
+            "recovery_s": recovery, "wall_s": round(wall, 3),
+            "downstream_skipped": not ran_downstream if run.state != "success" else None,
+            "alert_delivered": len(alerts) > alerts_before,
+            "runs_at_once": at_once,
+            "run": run.to_dict(),
+        }
+
+    # --- backfill ---------------------------------------------------------------------------
+
+    def backfill(self, adapter: Adapter, direct: Adapter) -> dict[str, Any]:
+        """The plan's range from empty, its outputs compared with the direct runner's, then
+        the same range again (what does the orchestrator run a second time?)."""
+        days = self.plan.backfill_dates()
+        empty(adapter, days)
+        self.progress(f"  backfill {len(days)} days on {adapter.name}")
+        t0 = time.time()
+        bf = adapter.backfill(PIPELINE, days[0], days[-1], parallelism=self.plan.parallelism,
+                              timeout_s=self.plan.run_timeout_s * 2)
+        wall = time.time() - t0
+        if adapter.name != "direct" and not all(
+                (direct.config.namespace_root() / f"gold/customer_daily_summary/date={d}").exists()
+                for d in days):
+            direct.backfill(PIPELINE, days[0], days[-1], parallelism=self.plan.parallelism)
+        identical = all(output_checksums(adapter.config, PIPELINE, d)
+                        == output_checksums(direct.config, PIPELINE, d) for d in days)
+        t1 = time.time()
+        adapter.backfill(PIPELINE, days[0], days[-1], parallelism=self.plan.parallelism,
+                         timeout_s=self.plan.run_timeout_s * 2)
+        rerun_wall = time.time() - t1
+        rerun_steps = sum(len(ledger_attempts(adapter.config, adapter.config.namespace, d, t1))
+                          for d in days)
+        return {"days": len(days), "parallelism": self.plan.parallelism,
+                "mechanism": bf.mechanism, "wall_s": round(wall, 3),
+                "partitions_per_min": round(len(days) / wall * 60, 2) if wall else None,
+                "states": [r.state for r in bf.runs], "identical_to_direct": identical,
+                "rerun_wall_s": round(rerun_wall, 3), "rerun_steps_executed": rerun_steps}
+
+    def bad_day(self, adapter: Adapter) -> dict[str, Any]:
+        """A range with one bad day, backfilled from empty, then again after the fix."""
+        days, bad = self.plan.bad_range()
+        self.progress(f"  backfill with a bad day on {adapter.name}")
+        # From empty, as the backfill: an earlier benchmark over the same state left the
+        # range done, which an orchestrator that skips complete dates would not run.
+        empty(adapter, days)
+        # The bad export again: an earlier benchmark over the same state left the fixed one.
+        write_export(adapter.config, bad, bad=True)
+        first = adapter.backfill(PIPELINE, days[0], days[-1], parallelism=self.plan.parallelism,
+                                 timeout_s=self.plan.run_timeout_s * 2)
+        states = {r.date: r.state for r in first.runs}
+        write_export(adapter.config, bad, bad=False)  # the fix: a clean export of the bad day
+        t0 = time.time()
+        adapter.backfill(PIPELINE, days[0], days[-1], parallelism=self.plan.parallelism,
+                         timeout_s=self.plan.run_timeout_s * 2)
+        rerun = {d.isoformat(): len(ledger_attempts(adapter.config, adapter.config.namespace,
+                                                    d, t0)) > 0 for d in days}
+        return {"dates": [d.isoformat() for d in days], "bad_date": bad.isoformat(),
+                "first_states": states,
+                "others_finished": all(s == "success" for d, s in states.items()
+                                       if d != bad.isoformat()),
+                "bad_failed": states.get(bad.isoformat()) == "failed",
+                "rerun_dates_executed": sorted(d for d, ran in rerun.items() if ran),
+                "only_bad_day_rerun": [d for d, ran in rerun.items() if ran] == [bad.isoformat()]}

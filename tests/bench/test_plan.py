@@ -1,0 +1,75 @@
+"""The benchmark plan: presets, the dates each scenario uses, the fault of each retry
+scenario, and how ``workbench bench``'s options narrow or change a preset."""
+
+import argparse
+from datetime import date
+
+import pytest
+
+from benchmarks.cli import add_arguments, plan_from
+from benchmarks.plan import SCENARIOS, BenchPlan, interleaved
+from pipelines_core.errors import WorkbenchError
+
+
+def test_rounds_interleave_every_orchestrator():
+    assert interleaved(["direct", "a", "b"], 2) == [
+        (0, "direct"), (0, "a"), (0, "b"), (1, "direct"), (1, "a"), (1, "b")]
+
+
+def test_plan_refuses_unknown_scenarios_and_empty_rounds():
+    with pytest.raises(ValueError, match="unknown scenario"):
+        BenchPlan(["direct"], scenarios=("happy_path", "chaos"))
+    with pytest.raises(ValueError, match="unknown scenario.*flood"):
+        BenchPlan(["direct"], retry_kinds=("flood",))
+    with pytest.raises(ValueError, match="repetitions"):
+        BenchPlan(["direct"], repetitions=0)
+    with pytest.raises(ValueError, match="bad-day range"):
+        BenchPlan(["direct"], bad_range_days=1)
+
+
+def test_every_scenario_has_dates_of_its_own():
+    plan = BenchPlan.preset("full", ["luigi"])
+    assert (plan.scale, plan.repetitions, plan.fault_runs_at_once) == (20_000, 3, 2)
+    dates = plan.all_data_dates() + plan.floor_dates()
+    assert len(dates) == len(set(dates)) == 4 + 4 + 7 + 3 + 3
+    assert plan.happy_dates()[0] == date(2026, 11, 2)
+    assert plan.bad_range() == ([date(2026, 10, 20), date(2026, 10, 21), date(2026, 10, 22)],
+                                date(2026, 10, 21))
+    assert plan.retry_dates() == {"transient": date(2026, 11, 16), "crash": date(2026, 11, 17),
+                                  "hang": date(2026, 11, 18), "permanent": date(2026, 11, 19)}
+
+
+def test_the_hang_outlasts_the_plan_s_timeout():
+    plan = BenchPlan.preset("quick", ["luigi"])
+    assert plan.step_timeout_s == 15.0
+    assert plan.faults()["hang"] == ("daily_report", {"kind": "hang", "times": 1,
+                                                      "hang_s": 20.0})
+    assert plan.faults()["transient"] == ("gold_summary", {"kind": "raise", "times": 2})
+    narrowed = BenchPlan(["luigi"], retry_kinds=("crash",))
+    assert list(narrowed.retry_dates()) == ["crash"]
+    assert narrowed.to_dict()["happy_start"] == "2026-11-02"
+
+
+def options(*argv):
+    return add_arguments(argparse.ArgumentParser()).parse_args(list(argv))
+
+
+def test_options_narrow_the_preset():
+    args = options("--scenarios", "happy_path", "--orchestrators", "prefect",
+                   "--repetitions", "3", "--preset", "full")
+    plan = plan_from(args, ["prefect"])
+    assert (plan.scenarios, plan.repetitions, plan.scale) == (("happy_path",), 3, 20_000)
+    plan = plan_from(options("--scenarios", " retries , backfill"), ["luigi"])
+    assert plan.scenarios == ("happy_path", "retries", "backfill")
+    assert plan.scale == 2_000 and plan.repetitions == 1
+    args = options()
+    args.scale = 500  # ``--scale`` comes with the command line's common options
+    assert plan_from(args, ["luigi"]).scenarios == SCENARIOS
+    assert plan_from(args, ["luigi"]).scale == 500
+
+
+def test_options_that_make_no_plan_are_refused():
+    with pytest.raises(WorkbenchError, match="unknown scenario"):
+        plan_from(options("--scenarios", "happy_path,chaos"), ["luigi"])
+    with pytest.raises(WorkbenchError, match="repetitions"):
+        plan_from(options("--repetitions", "0"), ["luigi"])

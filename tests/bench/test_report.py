@@ -1,0 +1,204 @@
+"""results.json and the report for several orchestrators: each orchestrator's row with its
+own figures, its non-default settings and the incidents its adapter recorded, in both the
+HTML and the Markdown report, and a document that validates against the schema."""
+
+import json
+from html.parser import HTMLParser
+
+import jsonschema
+import pytest
+
+from benchmarks import report
+from benchmarks.adapters.base import Adapter, Capabilities
+from benchmarks.plan import BenchPlan
+from benchmarks.results import SCHEMA_PATH, SCHEMA_VERSION, assemble, write_results
+from pipelines_core import testing
+
+SCHEMA = json.loads(SCHEMA_PATH.read_text())
+CAPS = Capabilities(exponential_backoff=True, max_retry_delay=False, retry_jitter=False,
+                    attempt_timeout=True, attempt_number_in_task=False, native_backfill=True,
+                    metrics_endpoint=True)
+
+
+class Recorded(Adapter):
+    """An adapter standing for one orchestrator whose scenarios already ran."""
+
+    capabilities = CAPS
+
+    def __init__(self, config, name, settings=None, incidents=None):
+        self.name = name
+        super().__init__(config)
+        self.settings.update(settings or {})
+        self.incidents.extend(incidents or [])
+
+    def run_date(self, pipeline, day, *, env=None, timeout_s=900):
+        raise NotImplementedError
+
+    def backfill(self, pipeline, start, end, *, parallelism=2, env=None, timeout_s=1800):
+        raise NotImplementedError
+
+    def read_runs(self, pipeline, day=None):
+        return []
+
+
+def scenario_results(wall, ppm, passed):
+    """What the scenarios hand the results for one orchestrator: one warm-up and one
+    counted happy run, a floor, a transient fault, a backfill and two probes."""
+    ledger = [{"step": "ingest_cdc", "map_key": None, "status": "success",
+               "start": "2026-11-03T02:00:00+00:00", "duration_s": 2.0}]
+
+    def happy(rep, seconds):
+        return {"repetition": rep, "warmup": rep == 0, "date": f"2026-11-0{2 + rep}",
+                "state": "success", "wall_s": seconds, "step_s": 5.0,
+                "overhead_s": seconds - 5.0, "max_gap_s": 0.5, "run_s": seconds - 1.0,
+                "run": {}, "ledger": ledger}
+    return {
+        "errors": [], "happy": [happy(0, wall * 2), happy(1, wall)],
+        "floor": [{"repetition": 1, "warmup": False, "date": "2026-10-12", "state": "success",
+                   "wall_s": wall / 4}],
+        "retries": {"transient": {
+            "step": "gold_summary", "fault": {"kind": "raise", "times": 2},
+            "date": "2026-11-16", "recovered": True, "attempts_recorded": 3,
+            "attempts_truth": 3, "delays_observed_s": [1.1, 2.2],
+            "delays_configured_s": [1.0, 2.0], "recovery_s": 3.5, "wall_s": wall,
+            "downstream_skipped": None, "alert_delivered": False, "runs_at_once": 4,
+            "run": {}}},
+        "backfill": {"days": 3, "parallelism": 2, "mechanism": "mechanism of " + str(ppm),
+                     "wall_s": 180 / ppm, "partitions_per_min": ppm, "states": ["success"] * 3,
+                     "identical_to_direct": True, "rerun_wall_s": 1.0,
+                     "rerun_steps_executed": 0,
+                     "bad_day": {"others_finished": True, "only_bad_day_rerun": True}},
+        "observability": {"score": 0.5, "probes": [
+            {"name": "run_state", "passed": True, "evidence": "read back", "error": None},
+            {"name": "metrics_endpoint", "passed": passed,
+             "evidence": "the probe raised OSError: refused" if passed is False else "n/a",
+             "error": "Traceback (most recent call last):\nOSError: refused"
+             if passed is False else None}]},
+    }
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    root = tmp_path_factory.mktemp("report")
+    cfg = testing.make_config(root)
+    adapters = {
+        "direct": Recorded(cfg, "direct"),
+        "luigi": Recorded(cfg, "luigi", settings={"[worker] keep_alive": "true"},
+                          incidents=[{"time": "2026-11-02T02:00:07+00:00",
+                                      "component": "luigid", "reason": "found dead; restarted"}]),
+        "prefect": Recorded(cfg, "prefect", settings={"PREFECT_SERVER_METRICS_ENABLED": "true",
+                                                      "work pool concurrency": 2}),
+    }
+    per = {"direct": scenario_results(8.0, 60.0, None),
+           "luigi": scenario_results(12.0, 30.0, True),
+           "prefect": scenario_results(20.0, 15.0, False)}
+    results = assemble(BenchPlan(list(adapters)), cfg, adapters, per)
+    folder = write_results(results, root / "reports")
+    md, html = report.render(results, folder)
+    return results, folder, md.read_text(), html.read_text()
+
+
+def test_results_of_several_orchestrators_validate(rendered):
+    results, folder, _, _ = rendered
+    written = json.loads((folder / "results.json").read_text())
+    jsonschema.validate(written, SCHEMA)
+    assert written["schema_version"] == SCHEMA_VERSION == "1.6.0"
+    assert list(written["orchestrators"]) == ["direct", "luigi", "prefect"]
+    luigi, prefect = written["orchestrators"]["luigi"], written["orchestrators"]["prefect"]
+    assert luigi["settings"] == {"[worker] keep_alive": "true"}
+    assert luigi["incidents"] == [{"time": "2026-11-02T02:00:07+00:00", "component": "luigid",
+                                   "reason": "found dead; restarted"}]
+    assert written["orchestrators"]["direct"]["incidents"] == []
+    assert (luigi["scenarios"]["happy_path"]["overhead_ratio"],
+            prefect["scenarios"]["happy_path"]["overhead_ratio"]) == (1.5, 2.5)
+    assert prefect["scenarios"]["happy_path"]["run_s"] == 19.0
+    for missing in ("settings", "incidents"):
+        broken = json.loads(json.dumps(written))
+        del broken["orchestrators"]["luigi"][missing]
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(broken, SCHEMA)
+    broken = json.loads(json.dumps(written))
+    del broken["orchestrators"]["prefect"]["scenarios"]["observability"]["probes"][1]["error"]
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, SCHEMA)
+
+
+class Rows(HTMLParser):
+    """Each table's rows as lists of cell texts, by table id."""
+
+    def __init__(self):
+        super().__init__()
+        self.tables, self.table, self.cell = {}, None, None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "table":
+            self.table = self.tables.setdefault(attrs.get("id"), [])
+        elif tag == "tr" and self.table is not None:
+            self.table.append([])
+        elif tag in ("td", "th") and self.table is not None:
+            self.cell = ""
+        elif tag in ("details", "br") and self.cell is not None:
+            self.cell += " "
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self.cell is not None:
+            self.table[-1].append(" ".join(self.cell.split()))
+            self.cell = None
+        elif tag == "table":
+            self.table = None
+
+    def handle_data(self, data):
+        if self.cell is not None:
+            self.cell += data
+
+
+def test_html_shows_every_orchestrator_with_its_settings_and_incidents(rendered):
+    _, _, _, html = rendered
+    rows = Rows()
+    rows.feed(html)
+    headline = {r[0]: r for r in rows.tables["headline-table"][1:]}
+    assert list(headline) == ["direct", "luigi", "prefect"]
+    assert headline["direct"][1:3] == ["8.00", "1.00"]
+    assert headline["luigi"][1:5] == ["12.00", "1.50", "3.00", "0.50"]
+    assert headline["prefect"][1:3] == ["20.00", "2.50"]
+    assert [headline[n][7] for n in headline] == ["60.00", "30.00", "15.00"]
+    settings = {r[0]: r[1:] for r in rows.tables["settings-table"][1:]}
+    assert settings == {
+        "direct": ["none: defaults", "none"],
+        "luigi": ["[worker] keep_alive = true",
+                  "time: 2026-11-02T02:00:07+00:00; component: luigid; "
+                  "reason: found dead; restarted"],
+        "prefect": ["PREFECT_SERVER_METRICS_ENABLED = true work pool concurrency = 2", "none"]}
+    probes = {r[0]: r for r in rows.tables["observability"][1:]}
+    assert probes["luigi"][3].startswith("yes")
+    assert probes["prefect"][3].startswith("error")
+    assert "OSError: refused" in probes["prefect"][3]
+    assert probes["direct"][3].startswith("not supported")
+
+
+def test_markdown_shows_every_orchestrator_with_its_settings_and_incidents(rendered):
+    _, _, md, _ = rendered
+    assert "| direct | 8.00 | 1.00 | 2.00 | 0.50 | 1/1 | 1/3 | 60.00 | yes | 0 | 0.50 |" in md
+    assert "| luigi | 12.00 | 1.50 | 3.00 | 0.50 | 1/1 | 1/3 | 30.00 | yes | 0 | 0.50 |" in md
+    assert "| prefect | 20.00 | 2.50 | 5.00 | 0.50 | 1/1 | 1/3 | 15.00 | yes | 0 | 0.50 |" in md
+    for name in ("direct", "luigi", "prefect"):
+        assert f"| {name} | transient (gold_summary) | yes | 3 / 3 | 1.10, 2.20 |" in md
+    assert "| direct | none: defaults | none |" in md
+    assert ("| luigi | `[worker] keep_alive` = true | time: 2026-11-02T02:00:07+00:00; "
+            "component: luigid; reason: found dead; restarted |") in md
+    assert ("| prefect | `PREFECT_SERVER_METRICS_ENABLED` = true; `work pool concurrency` = 2 "
+            "| none |") in md
+    assert "| prefect | 0.50 | yes | error |" in md
+    assert "- **prefect** probe `metrics_endpoint` raised: the probe raised OSError: refused" \
+        in md
+
+
+def test_a_results_file_renders_from_the_command_line(rendered, capsys):
+    _, folder, md, _ = rendered
+    (folder / "report.md").unlink()
+    assert report.main([str(folder / "results.json")]) == 0
+    assert (folder / "report.md").read_text() == md
+    assert capsys.readouterr().out.split() == [str(folder / "report.md"),
+                                               str(folder / "report.html")]
+
