@@ -85,7 +85,8 @@ spark-start: setup
 spark-stop:
 	@[ -x $(WB) ] && $(WB) spark stop || true
 
-# Stops every process the workbench recorded a pid for (UIs, services, Spark), nothing else.
+# `down` of the service command of every home with records (UIs, services), then the Spark
+# Connect servers the workbench recorded; nothing else.
 down:
 	@if [ -x .venv/bin/python ]; then .venv/bin/python -m benchmarks.services down; fi
 

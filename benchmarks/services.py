@@ -1,56 +1,69 @@
-"""The orchestrators' own UIs over the workbench's stores, and stopping what the workbench started.
+"""The orchestrators' own UIs over the workbench's stores, and stopping what the workbench
+started, through each orchestrator's service command.
 
-``python -m benchmarks.services ui [airflow prefect dagster luigi]`` starts each UI on
-127.0.0.1 (Airflow 8080, Dagster 3000, Prefect 4200, Luigi 8082) over the same stores the
-benchmark adapters write (``<state_dir>/airflow/home``, ``<state_dir>/prefect/home``,
-``<state_dir>/dagster/home``, ``<state_dir>/luigi``), in the background, and prints the URLs
-and how to log in. The servers are started by the implementations' own helpers, which record
-each process group's leader in a pid file; a record of the UI (URL, port, login, pids) goes to
-``<state_dir>/pids/ui-<orchestrator>.json``.
+``python -m benchmarks.services ui [airflow prefect dagster luigi]`` runs each one's
+``python -m workbench_<x>.service up`` (in its own environment) over the home its benchmark
+adapter uses (``<state_dir>/<x>/home``; Luigi's ``<state_dir>/luigi``) on the UI port
+(Airflow 8080, Dagster 3000, Prefect 4200, Luigi 8082; ``WORKBENCH_UI_PORT_<X>`` moves one),
+and prints the URL and the login from the status the command answers.
 
-``down`` stops every process group the workbench recorded a pid for under the state folder
-(UIs, orchestrator services, Spark Connect servers): TERM to the group, a wait, then KILL,
-and nothing else. A recorded group is only signalled while one of its processes runs a
-program of this project (its command line names the project folder), so a stale pid file
-whose number the system gave to another process is dropped, not acted on. ``status`` lists
-what runs.
+``down`` runs the service command's ``down`` for every home under the state folder that has
+component records (UIs, a benchmark's services), then stops the Spark Connect servers the
+workbench recorded. ``status`` prints each recorded service's status.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import signal
-import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import urlparse
 
-from pipelines_core.config import PROJECT_ROOT, WorkbenchConfig, load_config
-from pipelines_core.procs import free_port, port_open  # noqa: F401 - free_port for callers
-from pipelines_core.spark import stop_connect_server
+from benchmarks.adapters.service import ServiceCommand, ServiceCommandError
+from pipelines_core.config import WorkbenchConfig, load_config
+from pipelines_core.procs import (ProcessRecord, cmdline, free_port, group_members,
+                                  port_open)
+from pipelines_core.service import ComponentStatus, ServiceStatus
+from pipelines_core.service import print_status as print_service_status
+from pipelines_core.spark import connect_server_status, stop_connect_server
 
 ORCHESTRATORS = ("airflow", "prefect", "dagster", "luigi")
 UI_PORTS = {"airflow": 8080, "dagster": 3000, "prefect": 4200, "luigi": 8082}
 PIPELINE = "customer_daily_etl"
-_STORES = {"airflow": "airflow/home", "prefect": "prefect/home", "dagster": "dagster/home",
-           "luigi": "luigi"}
+#: Each orchestrator's components, by the names its service command records them under.
+COMPONENTS = {"airflow": ("api-server", "scheduler", "dag-processor", "triggerer"),
+              "prefect": ("server", "worker"),
+              "dagster": ("webserver", "daemon", "code-server"),
+              "luigi": ("luigid",)}
+#: What the UI's services run with besides the adapter's configuration: the harness triggers
+#: every run, so nothing starts a run by itself (Airflow's scheduler clock, Prefect's event
+#: trigger, Dagster's automation) and the UI shows exactly the runs that were made.
+UI_ENV = {"airflow": {"AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False"}}
+UI_OPTIONS = {"prefect": ["--no-ml-trigger"], "dagster": ["--no-automation"]}
+
+
+def ui_options(name: str) -> list[str]:
+    """The options of the UI's ``up``: Dagster's code server (a gRPC port nobody reads but
+    its webserver and daemon) goes on a free port, so it never meets a benchmark's."""
+    extra = ["--code-server-port", str(free_port())] if name == "dagster" else []
+    return UI_OPTIONS.get(name, []) + extra
 
 
 @dataclass
 class UiInfo:
-    """A running UI: where it is, how to log in, and the process groups serving it."""
+    """A running UI: where it is, how to log in, its home and its components' process groups."""
 
     name: str
     url: str
     port: int
-    pids: list[int] = field(default_factory=list)
+    home: str
     username: str | None = None
     password: str | None = None
-    store: str = ""
+    pgids: list[int] = field(default_factory=list)
 
     @property
     def login(self) -> str:
@@ -58,8 +71,14 @@ class UiInfo:
             return f"user {self.username}, password {self.password}"
         return "no login"
 
-    def to_json(self) -> str:
-        return json.dumps(asdict(self))
+    @classmethod
+    def from_status(cls, name: str, status: dict[str, Any]) -> "UiInfo":
+        """The UI a service command's status describes."""
+        info = status.get("info") or {}
+        url = status["url"]
+        return cls(name, url, urlparse(url).port or 80, status["home"], info.get("username"),
+                   info.get("password"),
+                   [c["pgid"] for c in status["components"] if c.get("pgid")])
 
 
 def ui_config(config: WorkbenchConfig, name: str) -> WorkbenchConfig:
@@ -68,101 +87,54 @@ def ui_config(config: WorkbenchConfig, name: str) -> WorkbenchConfig:
     return config.replace(namespace=name, orchestrator=name)
 
 
-def record_path(config: WorkbenchConfig, name: str) -> Path:
-    return config.state_dir / "pids" / f"ui-{name}.json"
+def home_of(config: WorkbenchConfig, name: str) -> Path:
+    """The home the orchestrator's benchmark adapter runs its services over."""
+    return config.state_dir / "luigi" if name == "luigi" else config.state_dir / name / "home"
 
 
-def read_record(config: WorkbenchConfig, name: str) -> UiInfo | None:
-    path = record_path(config, name)
-    if not path.exists():
-        return None
-    return UiInfo(**json.loads(path.read_text()))
+def ui_port(name: str) -> int:
+    raw = os.environ.get(f"WORKBENCH_UI_PORT_{name.upper()}")
+    return int(raw) if raw else UI_PORTS[name]
+
+
+def service_command(name: str, config: WorkbenchConfig, port: int | None = None,
+                    options: list[str] | None = None) -> ServiceCommand:
+    """``name``'s service command over its adapter's home, in the adapter's namespace and with
+    the UI's settings; ``port`` None lets the command find the port its components run on."""
+    if name not in ORCHESTRATORS:
+        raise ValueError(f"unknown orchestrator {name!r}; known: {', '.join(ORCHESTRATORS)}")
+    cfg = ui_config(config, name)
+    return ServiceCommand(name, home_of(cfg, name), port=port, options=options,
+                          env={**os.environ, **cfg.to_env(), **UI_ENV.get(name, {})})
+
+
+def _running(status: dict[str, Any]) -> bool:
+    return any(c["health"] != "down" for c in status["components"])
 
 
 # --- starting ------------------------------------------------------------------------------
 
 def start_ui(name: str, config: WorkbenchConfig, port: int | None = None) -> UiInfo:
-    """Start ``name``'s UI over the workbench's store on 127.0.0.1:``port`` and wait until it
-    serves; an already running UI of this state folder is returned as it is."""
-    if name not in ORCHESTRATORS:
-        raise ValueError(f"unknown orchestrator {name!r}; known: {', '.join(ORCHESTRATORS)}")
-    running = read_record(config, name)
-    if running is not None and any(group_members(p) for p in running.pids):
-        return running
-    busy = [r for r in records(config.state_dir / _STORES[name])
-            if any(group_members(p) and ours(p) for p in r.pgids)]
-    if busy and name != "luigi":  # luigid is shared: a worker and the UI use the same one
-        raise RuntimeError(f"{name}'s services already run over {config.state_dir / _STORES[name]} "
-                           f"(recorded in {busy[0].path}; a benchmark?): wait for them to end "
-                           f"or stop them with `make down`")
-    port = port or UI_PORTS[name]
-    if port_open(port) and not busy:
+    """Bring ``name``'s services up over its adapter's home with the UI on 127.0.0.1:``port``
+    and wait until they are healthy; services of that home already running there are
+    returned as they are."""
+    port = port or ui_port(name)
+    current = service_command(name, config).status()
+    if _running(current) and urlparse(current["url"] or "").port != port:
+        raise RuntimeError(f"{name}'s services already run over {current['home']} at "
+                           f"{current['url']} (a benchmark?): wait for them to end or stop "
+                           f"them with `make down`")
+    if not _running(current) and port_open(port):
         raise RuntimeError(f"port {port} on 127.0.0.1 is taken by a process this state folder "
                            f"({config.state_dir}) did not record; stop it or choose another "
                            f"port (WORKBENCH_UI_PORT_{name.upper()})")
-    cfg = ui_config(config, name)
-    info = {"airflow": _start_airflow, "prefect": _start_prefect, "dagster": _start_dagster,
-            "luigi": _start_luigi}[name](cfg, port)
-    path = record_path(config, name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(info.to_json())
-    return info
+    return UiInfo.from_status(name, service_command(name, config, port, ui_options(name)).up())
 
 
-def _start_airflow(cfg: WorkbenchConfig, port: int) -> UiInfo:
-    from benchmarks.adapters.airflow_server import USERNAME, AirflowServer
-
-    home = cfg.state_dir / "airflow" / "home"
-    # The adapter's settings: the harness triggers every run, so the scheduler's own clock is
-    # off and the UI shows exactly the runs that were made.
-    server = AirflowServer(home, api_port=port,
-                           extra_env={**cfg.to_env(),
-                                      "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False"},
-                           sql_alchemy_conn=os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"))
-    server.start()
-    assert server.proc is not None
-    return UiInfo("airflow", server.url, port, [server.proc.pid], USERNAME, server.password,
-                  str(home))
-
-
-def _start_prefect(cfg: WorkbenchConfig, port: int) -> UiInfo:
-    from benchmarks.adapters.prefect import PrefectServer
-
-    home = cfg.state_dir / "prefect" / "home"
-    server = PrefectServer(home, port)
-    # The UI asks the API at PREFECT_UI_API_URL, which Prefect derives from its port
-    # *setting* (4200 by default), not from `--port`: name this server's own API.
-    server.process.env["PREFECT_UI_API_URL"] = server.api_url
-    server.start()
-    pid = int(server.process.pid_file.read_text())
-    return UiInfo("prefect", server.url, port, [pid], store=str(home))
-
-
-def _start_dagster(cfg: WorkbenchConfig, port: int) -> UiInfo:
-    from benchmarks.adapters.dagster import _load
-
-    home = cfg.state_dir / "dagster" / "home"
-    # The daemon too, so that backfills and queued runs launched from the UI run; automation
-    # off as in the benchmark, so opening the UI starts no run by itself.
-    services = _load("services").DagsterServices(cfg, home, port=port, automation=False)
-    try:
-        services.start()
-    except Exception:
-        services.stop()
-        raise
-    return UiInfo("dagster", services.url, port, [p.pid for p in services.procs.values()],
-                  store=str(home))
-
-
-def _start_luigi(cfg: WorkbenchConfig, port: int) -> UiInfo:
-    from benchmarks.adapters.luigi import LuigiAdapter
-
-    adapter = LuigiAdapter(cfg, port=port)
-    adapter.start()
-    record = json.loads((adapter.root / "luigid.json").read_text())
-    # An already running luigid of this store is reused, wherever it listens.
-    return UiInfo("luigi", f"http://127.0.0.1:{record['port']}", record["port"],
-                  [record["pid"]], store=str(adapter.root))
+def running_ui(config: WorkbenchConfig, name: str) -> UiInfo | None:
+    """``name``'s UI over its adapter's home when its services are healthy, else None."""
+    status = service_command(name, config).status()
+    return UiInfo.from_status(name, status) if status["healthy"] else None
 
 
 def start_uis(names: list[str], config: WorkbenchConfig,
@@ -181,148 +153,71 @@ def start_uis(names: list[str], config: WorkbenchConfig,
         return dict(zip(names, pool.map(one, names)))
 
 
-# --- process groups on record ----------------------------------------------------------------
-
-def _proc_stat(pid: str) -> tuple[str, int] | None:
-    """(state, process group) of a process from /proc, None when it is gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat.rsplit(")", 1)[1].split()
-    return fields[0], int(fields[2])
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(
-            errors="replace")
-    except OSError:
-        return ""
-
-
-def group_members(pgid: int) -> list[int]:
-    """The live (non-zombie) processes of process group ``pgid``."""
-    members = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        stat = _proc_stat(entry.name)
-        if stat and stat[0] != "Z" and stat[1] == pgid:
-            members.append(int(entry.name))
-    return members
-
-
-def ours(pgid: int) -> bool:
-    """Whether a process of the group runs a program of this project."""
-    root = str(PROJECT_ROOT)
-    return any(root in _cmdline(pid) for pid in group_members(pgid))
-
-
-def stop_group(pgid: int, grace_s: float = 20.0) -> int:
-    """TERM the group, wait up to ``grace_s`` for every member to end, then KILL the rest.
-    Returns how many processes the group had."""
-    count = len(group_members(pgid))
-    for sig, wait in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 10.0)):
-        if not group_members(pgid):
-            break
-        try:
-            os.killpg(pgid, sig)
-        except ProcessLookupError:
-            break
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline and group_members(pgid):
-            _reap(pgid)
-            time.sleep(0.2)
-    _reap(pgid)
-    return count
-
-
-def _reap(pid: int) -> None:
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
-
+# --- what runs, and stopping it --------------------------------------------------------------
 
 @dataclass
-class Record:
-    """One pid record under the state folder: the file and the process groups it names."""
+class ServiceHome:
+    """A home under the state folder with component records, and the live ones among them."""
 
-    path: Path
-    label: str
-    pgids: list[int]
-
-
-def _label(path: Path, state_dir: Path) -> str:
-    rel = path.relative_to(state_dir)
-    parts = rel.parts
-    if path.name.startswith("ui-") and path.suffix == ".json":
-        return f"{path.stem[3:]} UI"
-    if path.name.startswith("spark-connect-"):
-        return f"Spark Connect server ({path.stem.removeprefix('spark-connect-')})"
-    if path.name == "luigid.json":
-        return "luigid"
-    owner = parts[0] if len(parts) > 1 else "workbench"
-    return f"{owner} {path.stem}"
+    orchestrator: str
+    home: Path
+    live: list[ProcessRecord]
 
 
-def records(state_dir: Path) -> list[Record]:
-    """Every pid record the workbench and the implementations' helpers write under
-    ``state_dir``: ``*.pid`` files (one group leader each: Spark Connect, Airflow, the
-    Dagster webserver and daemon, the Prefect server and worker), luigid's ``luigid.json``
-    and the UI records ``pids/ui-*.json``."""
-    found = []
-    if not state_dir.is_dir():
-        return found
-    for path in sorted(state_dir.rglob("*")):
-        try:
-            if path.suffix == ".pid" and path.is_file():
-                pgids = [int(path.read_text().strip())]
-            elif path.name == "luigid.json":
-                pgids = [int(json.loads(path.read_text())["pid"])]
-            elif path.parent == state_dir / "pids" and path.name.startswith("ui-") \
-                    and path.suffix == ".json":
-                pgids = [int(p) for p in json.loads(path.read_text())["pids"]]
-            else:
+def service_homes(state_dir: Path) -> list[ServiceHome]:
+    """Every home under ``state_dir`` (up to three folders down) whose ``service/`` folder
+    holds a component record, with its orchestrator told by the components' names."""
+    owner = {c: name for name, comps in COMPONENTS.items() for c in comps}
+    found: dict[Path, ServiceHome] = {}
+    for depth in range(1, 4):
+        for path in sorted(state_dir.glob("/".join(["*"] * depth) + "/service/*.json")):
+            rec = ProcessRecord.load(path)
+            if rec is None or rec.name not in owner:
                 continue
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-        found.append(Record(path, _label(path, state_dir), pgids))
-    # The UI records first, so that what ``down`` reports names the UI it stopped.
-    return sorted(found, key=lambda r: not r.label.endswith(" UI"))
+            home = path.parent.parent
+            entry = found.setdefault(home, ServiceHome(owner[rec.name], home, []))
+            if rec.alive():
+                entry.live.append(rec)
+    return list(found.values())
 
 
-def down(config: WorkbenchConfig, say=print) -> list[str]:
-    """Stop every process group recorded under the state folder; returns what was stopped.
+def _spark_configs(config: WorkbenchConfig) -> list[WorkbenchConfig]:
+    """The configuration of every Spark Connect server recorded under the state folder."""
+    ports = {config.spark_connect_port}
+    for pid_file in (config.state_dir / "pids").glob("spark-connect-*.pid"):
+        suffix = pid_file.stem.removeprefix("spark-connect-")
+        if suffix.isdigit():
+            ports.add(int(suffix))
+    return [config.replace(spark_connect_port=p) for p in sorted(ports)]
 
-    The Spark Connect server of the configuration goes through the core's own
-    ``stop_connect_server``; every other record is stopped by its process group. Records are
-    removed once their groups are gone.
-    """
+
+def down(config: WorkbenchConfig, say: Callable[[str], None] = print) -> list[str]:
+    """``down`` of every recorded home's service command (in parallel), then the recorded
+    Spark Connect servers; returns what was stopped, one line each."""
+
+    def stop(entry: ServiceHome) -> list[str]:
+        ServiceCommand(entry.orchestrator, entry.home).down()
+        return [f"{entry.orchestrator} {rec.name} over {entry.home}: process group "
+                f"{rec.pgid}" for rec in entry.live]
+
     stopped: list[str] = []
-    spark_pid_file = config.state_dir / "pids" / f"spark-connect-{config.spark_connect_port}.pid"
-    if spark_pid_file.exists():
-        pgid = int(spark_pid_file.read_text().strip() or 0)
-        if pgid and group_members(pgid) and ours(pgid):
-            n = len(group_members(pgid))
-            stop_connect_server(config)
-            stopped.append(f"Spark Connect server ({config.spark_connect_port}): "
-                           f"process group {pgid}, {n} process(es)")
-        else:
-            spark_pid_file.unlink(missing_ok=True)
-    for rec in records(config.state_dir):
-        for pgid in rec.pgids:
-            if not group_members(pgid):
-                continue
-            if not ours(pgid):
-                say(f"left alone: {rec.label} ({rec.path}) names pid {pgid}, which now runs "
-                    f"something else")
-                continue
-            n = stop_group(pgid)
-            stopped.append(f"{rec.label}: process group {pgid}, {n} process(es)")
-        if not any(group_members(p) for p in rec.pgids):
-            rec.path.unlink(missing_ok=True)
+    homes = service_homes(config.state_dir)
+    with ThreadPoolExecutor(max_workers=len(homes) or 1) as pool:
+        futures = [(entry, pool.submit(stop, entry)) for entry in homes]
+        for entry, fut in futures:
+            try:
+                stopped += fut.result()
+            except ServiceCommandError as exc:
+                say(f"{entry.orchestrator} over {entry.home}: {exc}")
+    for cfg in _spark_configs(config):
+        pid = connect_server_status(cfg)["pid"]
+        if pid and not any("spark" in cmdline(p) for p in group_members(pid)):
+            say(f"left alone: the Spark Connect record of port {cfg.spark_connect_port} names "
+                f"pid {pid}, which now runs something else")
+            continue
+        if stop_connect_server(cfg) and pid:
+            stopped.append(f"Spark Connect server ({cfg.spark_connect_port}): process group "
+                           f"{pid}")
     for line in stopped:
         say(f"stopped {line}")
     if not stopped:
@@ -330,29 +225,25 @@ def down(config: WorkbenchConfig, say=print) -> list[str]:
     return stopped
 
 
-def status(config: WorkbenchConfig) -> list[tuple[str, list[int], str]]:
-    """(label, live pgids, record path) of every record whose groups still run."""
-    out = []
-    for rec in records(config.state_dir):
-        live = [p for p in rec.pgids if group_members(p) and ours(p)]
-        if live:
-            out.append((rec.label, live, str(rec.path)))
-    return out
+def status(config: WorkbenchConfig) -> list[dict[str, Any]]:
+    """The status of every recorded home's services that run (their service command's
+    ``status``), in parallel."""
+    homes = [h for h in service_homes(config.state_dir) if h.live]
+    with ThreadPoolExecutor(max_workers=len(homes) or 1) as pool:
+        return list(pool.map(lambda h: ServiceCommand(h.orchestrator, h.home).status(), homes))
 
 
 # --- command line ------------------------------------------------------------------------------
 
-def _ports_from_env() -> dict[str, int]:
-    ports = {}
-    for name in ORCHESTRATORS:
-        raw = os.environ.get(f"WORKBENCH_UI_PORT_{name.upper()}")
-        if raw:
-            ports[name] = int(raw)
-    return ports
-
-
 def print_ui(info: UiInfo) -> None:
     print(f"{info.name:8} {info.url:24} {info.login}")
+
+
+def print_status(status: dict[str, Any]) -> None:
+    """A service command's status as the command prints it (its settings left out)."""
+    info = {k: v for k, v in (status.get("info") or {}).items() if not isinstance(v, dict)}
+    print_service_status(ServiceStatus(**{**status, "info": info, "components": [
+        ComponentStatus(**c) for c in status["components"]]}))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -363,8 +254,8 @@ def main(argv: list[str] | None = None) -> int:
     ui = sub.add_parser("ui", help="start the orchestrators' UIs over the workbench's stores")
     ui.add_argument("names", nargs="*", metavar="orchestrator",
                     help=f"any of {', '.join(ORCHESTRATORS)} (default: all four)")
-    sub.add_parser("down", help="stop everything the workbench recorded a pid for")
-    sub.add_parser("status", help="list what runs")
+    sub.add_parser("down", help="stop every recorded service and Spark Connect server")
+    sub.add_parser("status", help="each recorded service's status")
     args = parser.parse_args(argv)
     config = load_config()
 
@@ -372,14 +263,13 @@ def main(argv: list[str] | None = None) -> int:
         down(config)
         return 0
     if args.command == "status":
-        rows = status(config)
-        for label, pgids, path in rows:
-            print(f"running  {label:40} process group(s) {', '.join(map(str, pgids))}  ({path})")
-        for name in ORCHESTRATORS:
-            info = read_record(config, name)
-            if info and any(group_members(p) for p in info.pids):
-                print_ui(info)
-        if not rows:
+        statuses = status(config)
+        for st in statuses:
+            print_status(st)
+        spark = connect_server_status(config)
+        if spark["pid"]:
+            print(f"Spark Connect server running (pid {spark['pid']}) at {spark['url']}")
+        if not statuses and not spark["pid"]:
             print(f"nothing running (records under {config.state_dir})")
         return 0
 
@@ -390,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
                      f"{', '.join(ORCHESTRATORS)}")
     print(f"starting {', '.join(names)} over {config.state_dir} (this takes a minute)",
           flush=True)
-    results = start_uis(names, config, _ports_from_env())
+    results = start_uis(names, config)
     failed = 0
     for name in names:
         result = results[name]

@@ -2,7 +2,7 @@
 run of a given date, and a screenshot of that page is saved.
 
 Playwright for Python drives Debian's chromium (``/usr/bin/chromium``, headless); no browser
-is ever downloaded. Used by ``tests/test_ui_browser.py`` (UIs over temporary stores) and by
+is ever downloaded. Used by ``tests/stack/test_ui_browser.py`` (UIs over temporary stores) and by
 ``make ui-check`` (``python -m benchmarks.ui``: the UIs ``make ui`` started, screenshots to
 ``reports/latest/ui/<orchestrator>.png``, which ``report.html`` links).
 """
@@ -16,7 +16,6 @@ import re
 import shutil
 import sys
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 from datetime import date as Date
 from datetime import datetime, timezone
@@ -25,8 +24,9 @@ from typing import Any
 
 from playwright.sync_api import Error as PlaywrightError
 
-from benchmarks.services import ORCHESTRATORS, PIPELINE, UiInfo, read_record
+from benchmarks.services import ORCHESTRATORS, PIPELINE, UiInfo, running_ui
 from pipelines_core.config import PROJECT_ROOT, load_config, parse_date
+from pipelines_core.http import HttpClient, HttpError
 
 CHROMIUM = os.environ.get("WORKBENCH_CHROMIUM", "/usr/bin/chromium")
 TIMEOUT_MS = 90_000
@@ -82,18 +82,6 @@ class Browser:
         return context.new_page()
 
 
-def _get_json(url: str, timeout: float = 30) -> Any:
-    with urllib.request.urlopen(url, timeout=timeout) as resp:
-        return json.loads(resp.read())
-
-
-def _post_json(url: str, body: Any, timeout: float = 30) -> Any:
-    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=timeout) as resp:
-        return json.loads(resp.read())
-
-
 def _visible(locator: Any, what: str, url: str) -> Any:
     try:
         locator.first.wait_for(state="visible")
@@ -118,15 +106,12 @@ def _settle(locator: Any, count: int, timeout_ms: int = 15_000) -> None:
 def _airflow_runs(info: UiInfo, day: Date, pipeline: str) -> list[dict[str, Any]]:
     """Successful runs of ``pipeline`` whose logical date falls on ``day``, newest first,
     from Airflow's REST API (a token from the same login as the UI's)."""
-    token = _post_json(f"{info.url}/auth/token", {"username": info.username,
-                                                  "password": info.password})["access_token"]
-    query = urllib.parse.urlencode({"logical_date_gte": f"{day}T00:00:00Z",
-                                    "logical_date_lte": f"{day}T23:59:59Z",
-                                    "state": "success", "order_by": "-run_after"})
-    req = urllib.request.Request(f"{info.url}/api/v2/dags/{pipeline}/dagRuns?{query}",
-                                 headers={"Authorization": f"Bearer {token}"})
-    with urllib.request.urlopen(req, timeout=60) as resp:
-        return json.loads(resp.read())["dag_runs"]
+    token = HttpClient(info.url, timeout_s=30).post(
+        "/auth/token", {"username": info.username, "password": info.password})["access_token"]
+    api = HttpClient(info.url, headers={"Authorization": f"Bearer {token}"})
+    return api.get(f"/api/v2/dags/{pipeline}/dagRuns", logical_date_gte=f"{day}T00:00:00Z",
+                   logical_date_lte=f"{day}T23:59:59Z", state="success",
+                   order_by="-run_after")["dag_runs"]
 
 
 def _airflow_login(page: Any, info: UiInfo) -> None:
@@ -146,7 +131,7 @@ def check_airflow(page: Any, info: UiInfo, day: Date, pipeline: str) -> tuple[st
     state Success and its logical date on the header card."""
     try:
         runs = _airflow_runs(info, day, pipeline)
-    except (OSError, KeyError) as exc:
+    except (HttpError, KeyError) as exc:
         raise UiCheckError(f"Airflow at {info.url} did not answer for {pipeline}: {exc}") from None
     if not runs:
         # Still open the DAG's runs page: the screenshot shows what there is.
@@ -172,8 +157,8 @@ def check_prefect(page: Any, info: UiInfo, day: Date, pipeline: str) -> tuple[st
     """The flow's page: its runs are named ``<pipeline> <date>``; the one of the date must
     be Completed."""
     try:
-        flow = _get_json(f"{info.url}/api/flows/name/{pipeline}")
-    except OSError as exc:
+        flow = HttpClient(info.url, timeout_s=30).get(f"/api/flows/name/{pipeline}")
+    except HttpError as exc:
         raise UiCheckError(f"Prefect knows no flow {pipeline} at {info.url}: {exc}") from None
     url = f"{info.url}/flows/flow/{flow['id']}"
     page.goto(url)
@@ -197,7 +182,8 @@ def _dagster_runs(info: UiInfo, day: Date, pipeline: str) -> list[dict[str, Any]
         ... on Runs { results { runId status } } } }"""
     flt = {"pipelineName": pipeline, "statuses": ["SUCCESS"],
            "tags": [{"key": "dagster/partition", "value": day.isoformat()}]}
-    data = _post_json(f"{info.url}/graphql", {"query": query, "variables": {"f": flt}})
+    data = HttpClient(info.url, timeout_s=30).post(
+        "/graphql", {"query": query, "variables": {"f": flt}}, idempotent=True)
     return data["data"]["runsOrError"]["results"]
 
 
@@ -214,7 +200,7 @@ def check_dagster(page: Any, info: UiInfo, day: Date, pipeline: str) -> tuple[st
     partition tag and its status Success."""
     try:
         runs = _dagster_runs(info, day, pipeline)
-    except (OSError, KeyError, TypeError) as exc:
+    except (HttpError, KeyError, TypeError) as exc:
         raise UiCheckError(f"Dagster at {info.url} did not answer for {pipeline}: {exc}") from None
     url = f"{info.url}/locations/workbench/jobs/{pipeline}/runs"
     if not runs:
@@ -296,8 +282,8 @@ def latest_report_folder(reports: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m benchmarks.ui --date D --out DIR [orchestrator ...]``: check the running
-    UIs recorded by ``python -m benchmarks.services ui``."""
+    """``python -m benchmarks.ui --date D --out DIR [orchestrator ...]``: check the UIs
+    ``python -m benchmarks.services ui`` started (each service command's status)."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.ui")
     parser.add_argument("names", nargs="*", metavar="orchestrator")
     parser.add_argument("--date", default="2026-11-02", help="a date with a successful run")
@@ -311,14 +297,14 @@ def main(argv: list[str] | None = None) -> int:
     failed = 0
     with Browser() as browser:
         for name in names:
-            info = read_record(config, name)
+            info = running_ui(config, name)
             if info is None:
                 print(f"{name:8} not running: start it with `make ui-{name}`")
                 failed += 1
                 continue
             try:
                 result = check_ui(browser, info, day, out)
-            except (UiCheckError, OSError) as exc:
+            except (UiCheckError, HttpError, OSError) as exc:
                 print(f"{name:8} FAILED: {exc}")
                 failed += 1
                 continue

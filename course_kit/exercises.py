@@ -14,11 +14,12 @@ suite pays each orchestrator's import once per exercise) and prints a JSON objec
 folder; ``check`` turns the facts, and whatever it runs itself in the root environment (Spark
 on tiny frames, the core's runner), into requirements, each with an English and a Spanish line.
 
-    python -m pipelines_core.exercises list
-    python -m pipelines_core.exercises check 2 [--work DIR]   # exit 0 when every requirement is met
-    python -m pipelines_core.exercises reset 2                # work/ = a fresh copy of starter/
+    python -m course_kit.exercises list
+    python -m course_kit.exercises check 2 [--work DIR]   # exit 0 when every requirement is met
+    python -m course_kit.exercises reset 2                # work/ = a fresh copy of starter/
 
-No orchestrator is imported here: probes run in their own environments, as subprocesses.
+No orchestrator is imported here: probes run in their own environments, as subprocesses (an
+Airflow probe reads its DAGs with ``course_kit.airflow_facts``, in Airflow's environment).
 """
 
 from __future__ import annotations
@@ -195,50 +196,6 @@ def ledger_records(root: Path, **match: Any) -> list[dict[str, Any]]:
     return [r.to_dict() for r in Ledger(root / "state" / "ledger.jsonl").read_attempts(**match)]
 
 
-def airflow_dag_facts(path: Path) -> dict[str, Any]:
-    """Parse one DAG file as Airflow's DAG processor would (in Airflow's environment) and
-    describe its DAGs: tasks with their kind, mapping, trigger rule and retry settings, edges."""
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(path), safe_mode=False, bundle_path=Path(path).parent)
-    if bag.import_errors:
-        raise ImportError("; ".join(str(e).strip().splitlines()[-1]
-                                    for e in bag.import_errors.values()))
-    dags = {}
-    for dag_id, dag in bag.dags.items():
-        tasks = {}
-        for t in dag.tasks:
-            mapped = "MappedOperator" in {c.__name__ for c in type(t).__mro__}
-            expand = {}
-            if mapped:
-                value = getattr(getattr(t, "op_kwargs_expand_input", None), "value", {}) or {}
-                expand = {k: list(v) if isinstance(v, (list, tuple)) else repr(v)
-                          for k, v in value.items()}
-            kinds = {c.__name__ for c in type(t).__mro__}
-            if mapped and isinstance(getattr(t, "operator_class", None), type):
-                kinds |= {c.__name__ for c in t.operator_class.__mro__}
-            seconds = lambda v: v.total_seconds() if v is not None else None  # noqa: E731
-            tasks[t.task_id] = {
-                "mapped": mapped, "expand": expand, "kinds": sorted(kinds),
-                "trigger_rule": str(getattr(t.trigger_rule, "value", t.trigger_rule)),
-                "retries": t.retries, "retry_delay_s": seconds(t.retry_delay),
-                "retry_exponential_backoff": t.retry_exponential_backoff,
-                "max_retry_delay_s": seconds(t.max_retry_delay),
-                "execution_timeout_s": seconds(t.execution_timeout),
-                "mode": getattr(t, "mode", None), "timeout": getattr(t, "timeout", None),
-                "poke_interval": getattr(t, "poke_interval", None),
-            }
-        timetable = dag.timetable
-        dags[dag_id] = {
-            "tasks": tasks,
-            "edges": sorted([u, t.task_id] for t in dag.tasks for u in t.upstream_task_ids),
-            "schedule": getattr(timetable, "expression", None) or type(timetable).__name__,
-            "catchup": dag.catchup, "tags": sorted(dag.tags or []),
-            "start_date": dag.start_date.date().isoformat() if dag.start_date else None,
-        }
-    return dags
-
-
 def probe_main(facts: Callable[[Path], dict[str, Any]]) -> None:
     """Body of a probe script: ``facts(work)`` for every folder named on the command line,
     printed as one JSON object ``{folder: facts}`` on the last line of stdout. A folder whose
@@ -406,7 +363,7 @@ def reset(ex: Exercise) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipelines_core.exercises",
+    parser = argparse.ArgumentParser(prog="python -m course_kit.exercises",
                                      description="Check, prepare or reset a course exercise.")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("check", help="check the work folder (copied from the starter if absent)")

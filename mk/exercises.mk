@@ -7,14 +7,14 @@ EXERCISE_N = $(or $(N),$(word 2,$(MAKECMDGOALS)))
 
 exercise: setup
 	@if [ -z "$(EXERCISE_N)" ]; then echo "usage: make exercise N   (make exercises-list)"; exit 2; fi
-	@.venv/bin/python -m pipelines_core.exercises check $(EXERCISE_N)
+	@.venv/bin/python -m course_kit.exercises check $(EXERCISE_N)
 
 exercise-reset: setup
 	@if [ -z "$(EXERCISE_N)" ]; then echo "usage: make exercise-reset N"; exit 2; fi
-	@.venv/bin/python -m pipelines_core.exercises reset $(EXERCISE_N)
+	@.venv/bin/python -m course_kit.exercises reset $(EXERCISE_N)
 
 exercises-list: setup
-	@.venv/bin/python -m pipelines_core.exercises list
+	@.venv/bin/python -m course_kit.exercises list
 
 # `make exercise 2`: the number arrives as a goal of its own; make it do nothing.
 ifneq ($(filter exercise exercise-reset,$(firstword $(MAKECMDGOALS))),)

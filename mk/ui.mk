@@ -1,4 +1,5 @@
-# The orchestrators' own UIs over the workbench's stores (see docs/ui.md).
+# The orchestrators' own UIs over the workbench's stores (see docs/ui.md), each brought up by
+# its service command (`python -m workbench_<x>.service up` in its own environment).
 # `make ui` starts all four, `make ui-<orchestrator>` one; `make down` stops them.
 UI_IMPLS := airflow prefect dagster luigi
 UI_DATE  ?= 2026-11-02

@@ -1,8 +1,10 @@
-"""``workbench``: the command line the Makefile and people use.
+"""The core's commands of ``workbench``: ``check``, ``spark start|stop|status``, ``generate``,
+``run``, ``backfill``, ``ledger``.
 
-Commands: ``check``, ``spark start|stop|status``, ``generate``, ``run``, ``backfill``,
-``ledger``. A user mistake prints one line (``error: ...``) and exits 2; a pipeline that
-fails exits 1 after printing which step failed.
+A user mistake prints one line (``error: ...``) and exits 2; a pipeline that fails exits 1
+after printing which step failed. :func:`core_commands` gives a :class:`CommandLine` holding
+these commands, to which the root project adds its own (the benchmark's, the course's);
+``python -m pipelines_core.cli`` runs the core's alone.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import shutil
 import sys
 import time
 from datetime import date as Date
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from pipelines_core.config import PROJECT_ROOT, WorkbenchConfig, load_config, parse_date
 from pipelines_core.errors import WorkbenchError
@@ -23,14 +25,16 @@ from pipelines_core.errors import WorkbenchError
 IMPLS = ("airflow_impl", "prefect_impl", "dagster_impl", "luigi_impl")
 
 
-def _console():
+def rich_console():
+    """The console every command prints to."""
     from rich.console import Console
 
     # Piped output (make, CI logs) gets a width that fits the tables instead of 80 columns.
     return Console(highlight=False, width=None if sys.stdout.isatty() else 120)
 
 
-def _config(args: argparse.Namespace) -> WorkbenchConfig:
+def config_from_args(args: argparse.Namespace) -> WorkbenchConfig:
+    """The configuration, with the command line's common options over the files and env."""
     overrides = {k: getattr(args, k, None) for k in
                  ("namespace", "scale", "spark_mode", "spark_url", "lake_root", "seed")}
     return load_config(**{k: v for k, v in overrides.items() if v is not None})
@@ -48,8 +52,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     """Report Python, Java, uv, the five environments and the Spark server."""
     from pipelines_core.spark import connect_server_status, java_version
 
-    console = _console()
-    config = _config(args)
+    console = rich_console()
+    config = config_from_args(args)
     java = java_version()
     rows = [("python", sys.version.split()[0], True),
             ("java", str(java) if java else "missing", java in (17, 21)),
@@ -68,8 +72,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_spark(args: argparse.Namespace) -> int:
     from pipelines_core import spark
 
-    config = _config(args)
-    console = _console()
+    config = config_from_args(args)
+    console = rich_console()
     if args.action == "start":
         t0 = time.monotonic()
         status = spark.start_connect_server(config)
@@ -92,9 +96,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     from pipelines_core.generator import write_customer_export
 
-    config = _config(args)
+    config = config_from_args(args)
     dates = _dates(args)
-    with Progress(console=_console(), transient=True) as progress:
+    with Progress(console=rich_console(), transient=True) as progress:
         task = progress.add_task(f"generating {config.scale:,} rows/day", total=len(dates))
         for day in dates:
             out = write_customer_export(config, day)
@@ -135,11 +139,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     from pipelines_core.runner import run_pipeline
     from pipelines_core.spec import get_pipeline
 
-    config = _config(args)
+    config = config_from_args(args)
     spec = get_pipeline(args.pipeline)
     dates = _dates(args)
     _preflight(config)
-    console = _console()
+    console = rich_console()
     failed = 0
     for day in dates:
         outcome = run_pipeline(spec, day, config)
@@ -155,11 +159,11 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     from pipelines_core.runner import backfill
     from pipelines_core.spec import get_pipeline
 
-    config = _config(args)
+    config = config_from_args(args)
     spec = get_pipeline(args.pipeline)
     dates = _dates(args)
     _preflight(config)
-    console = _console()
+    console = rich_console()
     t0 = time.monotonic()
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task(f"backfill {spec.name}", total=len(dates))
@@ -182,7 +186,7 @@ def cmd_ledger(args: argparse.Namespace) -> int:
 
     from pipelines_core.ledger import Ledger, summarize
 
-    config = _config(args)
+    config = config_from_args(args)
     match = {k: v for k, v in (("namespace", args.namespace), ("pipeline", args.pipeline))
              if v}
     records = Ledger(config.ledger_path).read_attempts(**match)
@@ -198,94 +202,87 @@ def cmd_ledger(args: argparse.Namespace) -> int:
         table.add_row(g["orchestrator"], g["pipeline"], g["date"], str(g["attempts"]),
                       str(g["succeeded"]), str(g["failed"]), f"{g['step_s']:.1f}",
                       f"{g['rows']:,}")
-    _console().print(table)
+    rich_console().print(table)
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="workbench", description=__doc__.split("\n")[0])
-    parser.add_argument("-v", "--verbose", action="store_true", help="log every step")
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--namespace", help="lake namespace (default: direct)")
-    common.add_argument("--scale", type=int, help="customer CDC rows per day")
-    common.add_argument("--seed", type=int, help="data seed")
-    common.add_argument("--spark-mode", choices=("local", "connect", "remote"))
-    common.add_argument("--spark-url", help="spark:// or sc:// URL for remote mode")
-    common.add_argument("--lake-root", help="lake folder")
-    sub = parser.add_subparsers(dest="command", required=True)
+Handler = Callable[[argparse.Namespace], int]
 
-    sub.add_parser("check", parents=[common], help="check Java, uv, environments, Spark")
-    p = sub.add_parser("spark", parents=[common], help="the Spark Connect server")
+
+class CommandLine:
+    """The ``workbench`` parser and one handler per command.
+
+    ``add`` gives a command its own parser (with the common configuration options unless
+    ``config_options`` is False) to put its arguments on; ``main`` parses and dispatches.
+    """
+
+    def __init__(self, prog: str = "workbench", description: str = "") -> None:
+        self.parser = argparse.ArgumentParser(prog=prog, description=description)
+        self.parser.add_argument("-v", "--verbose", action="store_true", help="log every step")
+        self.common = argparse.ArgumentParser(add_help=False)
+        self.common.add_argument("--namespace", help="lake namespace (default: direct)")
+        self.common.add_argument("--scale", type=int, help="customer CDC rows per day")
+        self.common.add_argument("--seed", type=int, help="data seed")
+        self.common.add_argument("--spark-mode", choices=("local", "connect", "remote"))
+        self.common.add_argument("--spark-url", help="spark:// or sc:// URL for remote mode")
+        self.common.add_argument("--lake-root", help="lake folder")
+        self._sub = self.parser.add_subparsers(dest="command", required=True)
+        self.handlers: dict[str, Handler] = {}
+
+    def add(self, name: str, handler: Handler, help: str, *,
+            config_options: bool = True) -> argparse.ArgumentParser:
+        """Register command ``name``; returns its parser."""
+        self.handlers[name] = handler
+        return self._sub.add_parser(name, parents=[self.common] if config_options else [],
+                                    help=help)
+
+    def main(self, argv: Sequence[str] | None = None) -> int:
+        args = self.parser.parse_args(argv)
+        if getattr(args, "start", None) and not getattr(args, "end", None):
+            self.parser.error("--start needs --end")
+        logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        try:
+            return self.handlers[args.command](args)
+        except WorkbenchError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
+
+
+def _dated(p: argparse.ArgumentParser) -> None:
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--date", help="one date, YYYY-MM-DD")
+    g.add_argument("--start", help="first date, YYYY-MM-DD (with --end)")
+    p.add_argument("--end", help="last date, included")
+
+
+def core_commands(prog: str = "workbench", description: str = "") -> CommandLine:
+    """A command line holding the core's commands."""
+    line = CommandLine(prog, description or __doc__.split("\n")[0])
+    line.add("check", cmd_check, "check Java, uv, environments, Spark")
+    p = line.add("spark", cmd_spark, "the Spark Connect server")
     p.add_argument("action", choices=("start", "stop", "status"))
-
-    def dated(p: argparse.ArgumentParser) -> None:
-        g = p.add_mutually_exclusive_group(required=True)
-        g.add_argument("--date", help="one date, YYYY-MM-DD")
-        g.add_argument("--start", help="first date, YYYY-MM-DD (with --end)")
-        p.add_argument("--end", help="last date, included")
-
-    p = sub.add_parser("generate", parents=[common], help="write bronze exports")
-    dated(p)
-    for name in ("run", "backfill"):
-        p = sub.add_parser(name, parents=[common],
-                           help="run dates directly" if name == "run" else
-                           "run a date range directly, in parallel")
+    _dated(line.add("generate", cmd_generate, "write bronze exports"))
+    for name, handler, text in (("run", cmd_run, "run dates directly"),
+                                ("backfill", cmd_backfill,
+                                 "run a date range directly, in parallel")):
+        p = line.add(name, handler, text)
         p.add_argument("--pipeline", required=True)
-        dated(p)
+        _dated(p)
         if name == "backfill":
             p.add_argument("--parallelism", type=int, default=2)
-    p = sub.add_parser("bench", parents=[common], help="benchmark the orchestrators")
-    p.add_argument("--preset", choices=("quick", "full"), default="quick")
-    p.add_argument("--orchestrators", default="airflow,prefect,dagster,luigi",
-                   help="comma-separated; the direct baseline always runs")
-    p.add_argument("--out", help="reports folder (default: reports/)")
-    p.add_argument("--scenarios", help="comma-separated subset of happy_path,retries,backfill,"
-                   "observability (default: all; the happy path always runs)")
-    p = sub.add_parser("exercise", help="check or reset a course exercise (exercises/)")
-    p.add_argument("action", choices=("check", "reset", "list"))
-    p.add_argument("number", nargs="?", help="the exercise's number, e.g. 2")
-    p = sub.add_parser("ledger", parents=[common], help="summarise the run ledger")
+    p = line.add("ledger", cmd_ledger, "summarise the run ledger")
     p.add_argument("--pipeline")
     p.add_argument("--json", action="store_true", help="every attempt as JSON")
-    return parser
-
-
-def cmd_exercise(args: argparse.Namespace) -> int:
-    """Check or reset a course exercise (``pipelines_core.exercises``)."""
-    from pipelines_core.exercises import main as exercises_main
-
-    return exercises_main([args.action] + ([args.number] if args.number else []))
-
-
-def cmd_bench(args: argparse.Namespace) -> int:
-    """Run the benchmark (the harness lives in the root project's ``benchmarks`` package)."""
-    try:
-        from benchmarks.cli import run_bench
-    except ImportError:
-        raise WorkbenchError("the benchmark needs the root environment (.venv/bin/workbench)")
-    return run_bench(args, _config(args), _console())
-
-
-COMMANDS = {"bench": cmd_bench, "check": cmd_check, "spark": cmd_spark, "generate": cmd_generate, "run": cmd_run,
-            "backfill": cmd_backfill, "ledger": cmd_ledger, "exercise": cmd_exercise}
+    return line
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if getattr(args, "start", None) and not getattr(args, "end", None):
-        parser.error("--start needs --end")
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    try:
-        return COMMANDS[args.command](args)
-    except WorkbenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    return core_commands(prog="python -m pipelines_core.cli").main(argv)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipelines_core.exercises import Kit, need
+from course_kit.exercises import Kit, need
 
 TITLE = {"en": "Mapping one step across the four orchestrators",
          "es": "Llevar un mismo paso a los cuatro orquestadores"}

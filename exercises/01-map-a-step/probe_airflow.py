@@ -8,8 +8,8 @@ from types import SimpleNamespace
 from airflow.dag_processing.dagbag import DagBag
 from airflow.sdk.execution_time.context import set_current_context
 
-from pipelines_core.exercises import (airflow_dag_facts, isolated_state, ledger_records,
-                                      probe_main, work_imports)
+from course_kit.airflow_facts import airflow_dag_facts
+from course_kit.exercises import isolated_state, ledger_records, probe_main, work_imports
 
 
 def facts(work):

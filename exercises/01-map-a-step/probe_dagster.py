@@ -3,7 +3,7 @@ real in-process materialisation of ``choose_report`` for the partition 2026-11-0
 
 from dagster import AssetsDefinition, DagsterInstance, Definitions, materialize
 
-from pipelines_core.exercises import isolated_state, ledger_records, probe_main, work_imports
+from course_kit.exercises import isolated_state, ledger_records, probe_main, work_imports
 
 
 def facts(work):

@@ -6,7 +6,7 @@ from datetime import date
 
 import luigi
 
-from pipelines_core.exercises import isolated_state, ledger_records, probe_main, work_imports
+from course_kit.exercises import isolated_state, ledger_records, probe_main, work_imports
 
 
 def facts(work):

@@ -3,7 +3,7 @@
 
 from prefect import Flow, Task
 
-from pipelines_core.exercises import isolated_state, ledger_records, probe_main, work_imports
+from course_kit.exercises import isolated_state, ledger_records, probe_main, work_imports
 
 
 def facts(work):

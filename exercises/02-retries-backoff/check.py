@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipelines_core.exercises import Kit, need
+from course_kit.exercises import Kit, need
 
 TITLE = {"en": "Retries with exponential backoff in all four (and why Luigi differs)",
          "es": "Reintentos con espera exponencial en los cuatro (y por qué Luigi es distinto)"}

@@ -3,7 +3,7 @@
 
 import sys
 
-from pipelines_core.exercises import probe_main, work_imports
+from course_kit.exercises import probe_main, work_imports
 from pipelines_core.spec import RetryPolicy
 
 # a policy whose ceiling matters: 2, 6, then 18 and 54 capped at 10

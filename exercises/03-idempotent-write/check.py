@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipelines_core import lake
-from pipelines_core.exercises import Kit, need, short_error, work_imports
+from course_kit.exercises import Kit, need, short_error, work_imports
 
 TITLE = {"en": "An idempotent, atomic partition write, and its proof",
          "es": "Una escritura de partición idempotente y atómica, y su prueba"}

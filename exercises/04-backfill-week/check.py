@@ -7,7 +7,7 @@ from collections import defaultdict
 from datetime import date, timedelta
 from pathlib import Path
 
-from pipelines_core.exercises import Kit, need, short_error, work_imports
+from course_kit.exercises import Kit, need, short_error, work_imports
 from pipelines_core.ledger import Ledger
 
 TITLE = {"en": "Backfilling a week, and how the four orchestrators do it",

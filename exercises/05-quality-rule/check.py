@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipelines_core.errors import GateFailed
-from pipelines_core.exercises import Kit, need, short_error, work_imports
+from course_kit.exercises import Kit, need, short_error, work_imports
 
 TITLE = {"en": "A new data-quality rule as a gate",
          "es": "Una regla de calidad de datos nueva como compuerta"}

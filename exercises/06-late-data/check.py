@@ -6,7 +6,7 @@ from datetime import date
 from pathlib import Path
 
 from pipelines_core.errors import ExportNotReady
-from pipelines_core.exercises import Kit, need, short_error, work_imports
+from course_kit.exercises import Kit, need, short_error, work_imports
 from pipelines_core.steps.etl import export_partition
 
 TITLE = {"en": "Waiting for late data", "es": "Esperar a datos que llegan tarde"}

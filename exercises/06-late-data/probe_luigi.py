@@ -7,7 +7,7 @@ from datetime import date
 import luigi
 
 from pipelines_core.config import load_config
-from pipelines_core.exercises import probe_main, work_imports
+from course_kit.exercises import probe_main, work_imports
 from pipelines_core.steps.etl import export_partition
 
 

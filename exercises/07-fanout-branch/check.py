@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipelines_core.exercises import Kit, need
+from course_kit.exercises import Kit, need
 from pipelines_core.spec import CUSTOMER_DAILY_ETL, REGIONS
 
 TITLE = {"en": "Fan-out per region and the monthly branch (Airflow)",

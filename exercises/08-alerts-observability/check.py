@@ -9,7 +9,7 @@ from collections import Counter
 from datetime import date
 from pathlib import Path
 
-from pipelines_core.exercises import Kit, need, short_error, work_imports
+from course_kit.exercises import Kit, need, short_error, work_imports
 from pipelines_core.ledger import Ledger
 from pipelines_core.runner import run_pipeline
 from pipelines_core.spec import get_pipeline

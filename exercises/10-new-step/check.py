@@ -8,7 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from pipelines_core import lake
-from pipelines_core.exercises import Kit, need, short_error, work_imports
+from course_kit.exercises import Kit, need, short_error, work_imports
 from pipelines_core.ledger import Ledger
 from pipelines_core.runtime import run_step
 

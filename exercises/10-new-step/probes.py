@@ -3,7 +3,7 @@ of the learner's spec: ``python probes.py <orchestrator> <work>...``."""
 
 import sys
 
-from pipelines_core.exercises import airflow_dag_facts, probe_main, work_imports
+from course_kit.exercises import probe_main, work_imports
 
 
 def spec_facts(load):
@@ -12,6 +12,8 @@ def spec_facts(load):
 
 
 def airflow(work):
+    from course_kit.airflow_facts import airflow_dag_facts
+
     with work_imports(work) as load:
         dags = airflow_dag_facts(work / "airflow_dag.py")
         dag = dags.get("customer_segments") or {}

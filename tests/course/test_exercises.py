@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from pipelines_core import exercises
+from course_kit import exercises
 
 ALL = exercises.exercises()
 
@@ -44,7 +44,7 @@ def test_starter_fails_and_solution_passes(ex, tmp_path):
 
 def _cli(*args, lang, cwd):
     env = {**os.environ, "LANG": lang}
-    return subprocess.run([sys.executable, "-m", "pipelines_core.exercises", *args],
+    return subprocess.run([sys.executable, "-m", "course_kit.exercises", *args],
                           capture_output=True, text=True, env=env, cwd=cwd)
 
 
