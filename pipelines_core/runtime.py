@@ -11,7 +11,7 @@ import logging
 import traceback
 from dataclasses import asdict, dataclass, field
 from datetime import date as Date
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from pipelines_core import faults, lake
 from pipelines_core.config import WorkbenchConfig, load_config, parse_date
@@ -78,12 +78,14 @@ class StepResult:
 def run_step(pipeline: str | PipelineSpec, step: str, date: str | Date, *,
              config: WorkbenchConfig | None = None, attempt: int = 1,
              map_key: str | None = None, inputs: dict[str, Any] | None = None,
-             orchestrator: str | None = None) -> dict[str, Any]:
+             orchestrator: str | None = None,
+             fault_plan: Mapping[str, Any] | str | None = None) -> dict[str, Any]:
     """Run one attempt of one step and return its result as a dict.
 
-    Records ``start`` and ``end`` in the ledger, applies the fault plan
-    (``WORKBENCH_FAULTS``), and re-raises any failure after recording it, so the caller's
-    orchestrator sees the exception and applies its own retry policy.
+    Records ``start`` and ``end`` in the ledger, applies the fault plan (``fault_plan``, a
+    mapping, inline JSON or a file path, when the caller holds the run's own; otherwise the
+    process's ``WORKBENCH_FAULTS``), and re-raises any failure after recording it, so the
+    caller's orchestrator sees the exception and applies its own retry policy.
     """
     config = config or load_config()
     if orchestrator:
@@ -100,7 +102,8 @@ def run_step(pipeline: str | PipelineSpec, step: str, date: str | Date, *,
     token = None
     try:
         decision = faults.decide(
-            faults.load_plan(), state_dir=config.state_dir, namespace=config.namespace,
+            faults.load_plan() if fault_plan is None else faults.parse_plan(fault_plan),
+            state_dir=config.state_dir, namespace=config.namespace,
             pipeline=spec.name, step=step, date=ctx.ds, map_key=map_key,
             timeout_s=retry_policy(spec, config).timeout_s)
         token = lake.before_swap.set(decision.crash_now if decision.kind else None)

@@ -14,6 +14,7 @@ from pipelines_core.testing import TEST_RETRY
 
 from workbench_dagster.definitions import defs
 from workbench_dagster.graph import native_graph
+from workbench_dagster.resources import WorkbenchResource
 
 IMPL = Path(__file__).resolve().parent.parent
 
@@ -40,13 +41,11 @@ def test_ml_starts_from_fresh_silver_customers():
     assert native.external_upstream == {"generate_leads": {f"{pipeline}/{step}"}}
     graph = defs.resolve_asset_graph()
     for key in graph.asset_keys_for_group(spec.name):
-        assert graph.get(key).automation_condition is not None, key
+        assert graph.get(key).automation_condition.get_label() == "fresh_upstream", key
 
 
 def test_retry_policies_follow_the_spec():
     from dagster import Backoff
-
-    from workbench_dagster.resources import WorkbenchResource
 
     graph = defs.resolve_asset_graph()
     config = WorkbenchResource().load()
@@ -80,7 +79,10 @@ def test_partitions_schedule_and_jobs():
             current_time=datetime(2026, 10, 4, tzinfo=timezone.utc))
         assert keys == ["2026-10-01", "2026-10-02", "2026-10-03"]
         assert spec.start_date.isoformat() == keys[0]
-        assert int(job.tags["dagster/max_runtime"]) > 0
+        # every step's every attempt at its timeout: the run monitor's ceiling
+        policy = retry_policy(spec, WorkbenchResource().load())
+        assert int(job.tags["dagster/max_runtime"]) == int(
+            policy.timeout_s * (policy.retries + 1) * len(spec.steps))
     schedule = defs.get_schedule_def("customer_daily_etl_schedule")
     assert schedule.cron_schedule == get_pipeline("customer_daily_etl").schedule
     assert schedule.job_name == "customer_daily_etl"

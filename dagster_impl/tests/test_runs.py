@@ -4,6 +4,7 @@ branch, the data-aware trigger, retries as the ledger saw them, a failing gate a
 from __future__ import annotations
 
 import json
+import os
 from datetime import date
 
 from dagster import (AssetKey, DagsterEventType, build_run_status_sensor_context,
@@ -95,6 +96,27 @@ def test_retries_recorded_as_the_ledger_saw_them(config, instance, monkeypatch):
     gaps = [(b_start - a_end) for a_end, b_start in zip(
         [_ts(r.end) for r in ledger[:2]], [_ts(r.start) for r in ledger[1:]])]
     assert 0.9 <= gaps[0] < 2.5 and 2.8 <= gaps[1] < 5.5, gaps
+
+
+def test_a_run_fault_plan_does_not_reach_the_next_run_of_the_process(config, instance):
+    """The fault plan of one in-process run (the workbench resource's ``run_env``) hits that
+    run only: the next run in the same process, without one, sees no fault, and the process
+    environment is left as it was."""
+    first, second = date(2026, 10, 14), date(2026, 10, 15)
+    generate_exports(config, [first, second])
+    selection = [AssetKey([ETL, "wait_for_export"]), AssetKey([ETL, "ingest_cdc"])]
+    plan = json.dumps({"ingest_cdc": {"kind": "raise", "times": 1}})
+    faulty = run_job(instance, ETL, first, asset_selection=selection, run_config={
+        "resources": {"workbench": {"config": {"run_env": {"WORKBENCH_FAULTS": plan}}}}})
+    clean = run_job(instance, ETL, second, asset_selection=selection)
+    assert faulty.success and clean.success
+
+    def attempts(day):
+        return [(r.attempt, r.status) for r in Ledger(config.ledger_path).read_attempts(
+            pipeline=ETL, step="ingest_cdc", date=day.isoformat(), namespace="dagster")]
+    assert attempts(first) == [(1, "failed"), (2, "success")]
+    assert attempts(second) == [(1, "success")]
+    assert "WORKBENCH_FAULTS" not in os.environ
 
 
 def test_failing_quality_gate_stops_downstream_and_alerts_once(config, instance):

@@ -31,6 +31,7 @@ from pipelines_core.steps.etl import export_ready
 
 from workbench_dagster.common import DAILY, ETL, ML, max_runtime_s
 from workbench_dagster.resources import ORCHESTRATOR, WorkbenchResource
+from workbench_dagster.service import AUTOMATION_SWITCH
 from workbench_dagster.stepnames import error_message, parse_step_key
 
 
@@ -127,8 +128,6 @@ def alert_on_run_failure(context: RunFailureSensorContext, workbench: WorkbenchR
 
 # The daemon evaluates the sensor as soon as it starts; a deployment that wants no ML runs
 # of its own (the benchmark, the backfill test) declares it stopped with this switch.
-AUTOMATION_SWITCH = "WORKBENCH_DAGSTER_AUTOMATION"
-
 lead_scoring_automation = AutomationConditionSensorDefinition(
     "lead_scoring_automation", target=AssetSelection.groups(ML),
     default_status=(DefaultSensorStatus.STOPPED if os.environ.get(AUTOMATION_SWITCH) == "off"

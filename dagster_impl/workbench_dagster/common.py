@@ -72,7 +72,7 @@ def run_core_step(context: Any, workbench: WorkbenchResource, spark: SparkResour
     # run (noop), which touches no data, opens none.
     return run_step(pipeline, step, parse_date(context.partition_key), config=config,
                     attempt=context.retry_number + 1, map_key=map_key, inputs=inputs,
-                    orchestrator=ORCHESTRATOR)
+                    orchestrator=ORCHESTRATOR, fault_plan=workbench.fault_plan())
 
 
 def result_metadata(result: dict[str, Any]) -> dict[str, Any]:

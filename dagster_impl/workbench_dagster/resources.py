@@ -11,28 +11,36 @@ from typing import Any
 
 from dagster import ConfigurableResource
 
-from pipelines_core.config import WorkbenchConfig, load_config
+from pipelines_core.config import WorkbenchConfig, config_for
+from pipelines_core.faults import ENV_VAR as FAULTS
 
 ORCHESTRATOR = "dagster"
 
 
 class WorkbenchResource(ConfigurableResource):
-    """The workbench configuration (lake, state, scale, Spark mode, retry overrides).
+    """The workbench configuration (lake, state, scale, Spark mode, retry overrides) and the
+    run's fault plan.
 
-    Read from the ``WORKBENCH_*`` environment of the process that runs the step; the lake
-    namespace defaults to ``dagster`` so runs never collide with another orchestrator's.
+    Read from the ``WORKBENCH_*`` environment of the process that runs the step, with the
+    run's own ``run_env`` on top; the process environment itself is never changed, so what one
+    run sets does not reach the next run of the same process.
     """
 
-    namespace: str = ORCHESTRATOR
-    # Run-scoped environment for the steps (a fault plan, ``WORKBENCH_FAULTS``), given in a
-    # run's config: ``resources: {workbench: {config: {env: {...}}}}``.
-    env: dict[str, str] = {}
+    # Run-scoped settings for the steps (a fault plan, ``WORKBENCH_FAULTS``), given in a
+    # run's config: ``resources: {workbench: {config: {run_env: {...}}}}``. (Not ``env``: a
+    # config default whose only key is ``env`` reads to Dagster as an environment variable.)
+    run_env: dict[str, str] = {}
+
+    def settings(self) -> dict[str, str]:
+        """The process's environment with the run's ``run_env`` on top."""
+        return {**os.environ, **self.run_env}
 
     def load(self) -> WorkbenchConfig:
-        os.environ.update(self.env)
-        config = load_config()
-        namespace = config.namespace if os.environ.get("WORKBENCH_NAMESPACE") else self.namespace
-        return config.replace(namespace=namespace, orchestrator=ORCHESTRATOR)
+        return config_for(ORCHESTRATOR, self.settings())
+
+    def fault_plan(self) -> str | None:
+        """This run's fault plan (``WORKBENCH_FAULTS``), None when it has none."""
+        return self.settings().get(FAULTS)
 
 
 class SparkResource(ConfigurableResource):

@@ -1,4 +1,5 @@
-"""Dagster step keys back to the spec's step names (pure Python: the adapter uses it too).
+"""Dagster step keys back to the spec's step names (the run-failure sensor and the tests read
+them; the service command prints the renamed and auxiliary names for the benchmark adapter).
 
 Step keys look like ``customer_daily_etl__ingest_cdc`` (an asset),
 ``customer_daily_etl__ingest_cdc_quality_gate`` (an asset check),
