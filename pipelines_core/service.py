@@ -287,6 +287,16 @@ class Service(abc.ABC):
         return self.start_component(comp, say)
 
 
+def hide_password(value: str) -> str:
+    """``value`` with the password of a ``scheme://user:password@host`` URL hidden, for a
+    setting that ``status`` shows (a database URL)."""
+    head, sep, rest = value.partition("://")
+    creds, at, host = rest.rpartition("@")
+    if sep and at and ":" in creds:
+        return f"{head}://{creds.split(':', 1)[0]}:***@{host}"
+    return value
+
+
 def tail(path: Path | str, lines: int = 30) -> str:
     try:
         return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])

@@ -1,38 +1,37 @@
-"""The Prefect 3 adapter: a real ``prefect server start`` on 127.0.0.1, both flows deployed
-on a process work pool, a process worker running the flow runs, and every record read back
-through the server's REST API (flow runs, task runs, their state histories, logs, metrics).
+"""The Prefect 3 adapter: Prefect's server and a process worker started by the Prefect
+implementation's service command (``python -m workbench_prefect.service``, in its own
+environment), both flows deployed on the worker's pool, and every record read back through
+the server's REST API (flow runs, task runs, their state histories, logs, events, artifacts,
+metrics).
 
-Runs in the root environment, which has no Prefect: the server and the worker are the
-Prefect environment's own executables (``prefect_impl/.venv/bin/prefect``) and the API is
-plain HTTP. A run's fault plan travels in the flow run's ``env`` job variables.
+The root environment has no Prefect: the adapter runs the service command as a subprocess and
+speaks plain HTTP. A run's fault plan travels in the flow run's ``env`` job variables.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 import time
 from datetime import date as Date
 from datetime import datetime, timedelta, timezone
+from logging import ERROR
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-from benchmarks.adapters.base import (Adapter, AttemptView, BackfillView, Capabilities,
+from benchmarks.adapters.base import (Adapter, AttemptView, BackfillView, Capabilities, Probe,
                                       RunView, StepView)
-from pipelines_core.config import PROJECT_ROOT, WorkbenchConfig
+from benchmarks.adapters.service import ServiceCommand
+from pipelines_core.config import WorkbenchConfig
+from pipelines_core.http import Conflict, HttpClient
+from pipelines_core.procs import free_port, poll_until
 from pipelines_core.runner import date_range
 
-IMPL_DIR = PROJECT_ROOT / "prefect_impl"
-if str(IMPL_DIR) not in sys.path:
-    sys.path.insert(0, str(IMPL_DIR))
-
-from workbench_prefect.server import (POOL, PrefectServer, ProcessWorker,  # noqa: E402
-                                      deploy)
-
+POOL = "workbench-process"  # the service's work pool (workbench_prefect.POOL)
 DEPLOYMENT = "daily"
 BACKFILL_QUEUE = "backfill"
-HOOK_LOG = "workbench failure hook"  # workbench_prefect.common.HOOK_DONE
-DEFAULT_PORT = 4200
+# The line the flows' failure hook logs once it has run: HOOK_DONE in
+# prefect_impl/workbench_prefect/common.py.
+HOOK_LOG = "workbench failure hook"
 TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 RUN_STATES = {"COMPLETED": "success", "FAILED": "failed", "CRASHED": "failed",
               "CANCELLED": "failed", "RUNNING": "running", "CANCELLING": "running",
@@ -78,46 +77,47 @@ class PrefectAdapter(Adapter):
                  home: Path | None = None, worker_limit: int = 4,
                  ml_trigger: bool = False) -> None:
         super().__init__(config)
-        port = port or int(os.environ.get("WORKBENCH_PREFECT_PORT", DEFAULT_PORT))
-        self.server = PrefectServer(home or self.config.state_dir / "prefect" / "home", port)
-        self.worker_limit = worker_limit
-        self.ml_trigger = ml_trigger
-        self.worker: ProcessWorker | None = None
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.api_url = f"{self.url}/api"
+        # A 503 is the server's answer when its SQLite database is busy (a small loaded
+        # machine); the transaction was rolled back, so the call is made again.
+        self.api = HttpClient(self.api_url, retry_on={503}, tries=5)
+        self.service = ServiceCommand(
+            "prefect", home or self.config.state_dir / "prefect" / "home", port=self.port,
+            env={**os.environ, **self.config.to_env()},
+            options=["--worker-limit", str(worker_limit),
+                     "--ml-trigger" if ml_trigger else "--no-ml-trigger"])
         self.deployments: dict[str, str] = {}
 
     # --- lifecycle ---------------------------------------------------------------------
 
     def start(self) -> None:
-        self.server.start()
-        env = self.config.to_env()
-        self.deployments = deploy(self.server, env, ml_trigger=self.ml_trigger)
-        self.worker = ProcessWorker(self.server, env, limit=self.worker_limit).start()
+        info = self.service.up().get("info") or {}
+        self.settings = {
+            **info.get("settings", {}),
+            "prefect worker start --limit": str(info.get("worker_limit")),
+            "prefect worker start --prefetch-seconds": str(info.get("worker_prefetch_s")),
+            "lead_scoring_mlops event trigger": "enabled" if info.get("ml_trigger")
+            else "disabled"}
 
     def stop(self) -> None:
-        if self.worker is not None:
-            self.worker.stop()
-            self.worker = None
-        self.server.stop()
+        self.service.down()
+        self.deployments.clear()
 
-    @property
-    def api_url(self) -> str:
-        return self.server.api_url
-
-    def _api(self, method: str, path: str, body: Any = None) -> Any:
-        return self.server.api(method, path, body)
+    def _filter(self, path: str, body: dict[str, Any]) -> Any:
+        """A ``.../filter`` read: a POST that changes nothing, so safe to ask again."""
+        return self.api.post(path, body, idempotent=True)
 
     def metrics(self) -> str:
         """The server's Prometheus exposition (``/api/metrics``)."""
-        import urllib.request
-
-        with urllib.request.urlopen(f"{self.server.api_url}/metrics", timeout=10) as resp:
-            return resp.read().decode()
+        return self.api.request("GET", "/metrics", raw=True)
 
     # --- running -----------------------------------------------------------------------
 
     def _deployment_id(self, pipeline: str) -> str:
         if pipeline not in self.deployments:
-            dep = self._api("GET", f"/deployments/name/{pipeline}/{DEPLOYMENT}")
+            dep = self.api.get(f"/deployments/name/{pipeline}/{DEPLOYMENT}")
             self.deployments[pipeline] = dep["id"]
         return self.deployments[pipeline]
 
@@ -131,23 +131,24 @@ class PrefectAdapter(Adapter):
             body["work_queue_name"] = work_queue
         if env:
             body["job_variables"] = {"env": dict(env)}
-        run = self._api("POST", f"/deployments/{self._deployment_id(pipeline)}/create_flow_run",
-                        body)
+        run = self.api.post(f"/deployments/{self._deployment_id(pipeline)}/create_flow_run",
+                            body)
         return run["id"]
 
+    def _runs(self, run_ids: list[str]) -> list[dict]:
+        return self._filter("/flow_runs/filter", {"flow_runs": {"id": {"any_": run_ids}}})
+
     def wait(self, run_ids: list[str], timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
+        """Wait until every run is in a terminal state."""
         pending = set(run_ids)
-        while pending:
-            runs = self._api("POST", "/flow_runs/filter",
-                             {"flow_runs": {"id": {"any_": sorted(pending)}}})
-            pending -= {r["id"] for r in runs if (r.get("state") or {}).get("type") in TERMINAL}
-            if not pending:
-                return
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"flow runs still running after {timeout_s:.0f} s: "
-                                   f"{sorted(pending)}")
-            time.sleep(1.0)
+
+        def done() -> bool:
+            pending.difference_update(r["id"] for r in self._runs(sorted(pending))
+                                      if (r.get("state") or {}).get("type") in TERMINAL)
+            return not pending
+
+        poll_until(done, timeout_s=timeout_s, interval_s=1.0,
+                   what=f"flow runs {sorted(pending)} terminal")
 
     def run_date(self, pipeline, day, *, env=None, timeout_s=900):
         run_id = self.create_run(pipeline, day, env)
@@ -163,30 +164,34 @@ class PrefectAdapter(Adapter):
         A run is finished, for a reader of its alerts, once that hook's log line is in the
         run's logs. Returns the runs whose hook did not report within ``timeout_s``.
         """
-        runs = self._api("POST", "/flow_runs/filter", {"flow_runs": {"id": {"any_": run_ids}}})
-        crashed = {r["id"] for r in runs if (r.get("state") or {}).get("type") == "CRASHED"}
-        deadline = time.monotonic() + timeout_s
-        while crashed and time.monotonic() < deadline:
-            logs = self._api("POST", "/logs/filter", {
+        crashed = {r["id"] for r in self._runs(run_ids)
+                   if (r.get("state") or {}).get("type") == "CRASHED"}
+
+        def reported() -> bool:
+            logs = self._filter("/logs/filter", {
                 "logs": {"flow_run_id": {"any_": sorted(crashed)}}, "limit": 200,
                 "sort": "TIMESTAMP_DESC"})
-            crashed -= {lg["flow_run_id"] for lg in logs
-                        if HOOK_LOG in (lg.get("message") or "")}
-            if crashed:
-                time.sleep(1.0)
+            crashed.difference_update(lg["flow_run_id"] for lg in logs
+                                      if HOOK_LOG in (lg.get("message") or ""))
+            return not crashed
+
+        if crashed:
+            try:
+                poll_until(reported, timeout_s=timeout_s, interval_s=1.0,
+                           what="on_crashed hooks reported")
+            except TimeoutError:
+                pass
         return sorted(crashed)
 
     def backfill_queue(self, limit: int) -> str:
         """The pool's ``backfill`` work queue, with ``limit`` as its concurrency limit: the
         worker takes no more of its runs at once, whatever else the pool runs."""
         try:
-            self._api("POST", f"/work_pools/{POOL}/queues",
-                      {"name": BACKFILL_QUEUE, "concurrency_limit": limit})
-        except RuntimeError as exc:
-            if "HTTP 409" not in str(exc):  # it exists already
-                raise
-            self._api("PATCH", f"/work_pools/{POOL}/queues/{BACKFILL_QUEUE}",
-                      {"concurrency_limit": limit})
+            self.api.post(f"/work_pools/{POOL}/queues",
+                          {"name": BACKFILL_QUEUE, "concurrency_limit": limit})
+        except Conflict:  # it exists already
+            self.api.patch(f"/work_pools/{POOL}/queues/{BACKFILL_QUEUE}",
+                           {"concurrency_limit": limit})
         return BACKFILL_QUEUE
 
     def backfill(self, pipeline, start, end, *, parallelism=2, env=None, timeout_s=1800):
@@ -207,37 +212,43 @@ class PrefectAdapter(Adapter):
 
     # --- probes ------------------------------------------------------------------------
 
-    def probes(self, mine: dict[str, Any]) -> list[dict[str, Any]]:
+    def probes(self, mine: dict[str, Any]) -> list[Callable[[], Probe]]:
         """Prefect-specific probes: the server's Prometheus endpoint, asset materialisation
         events of the happy run, the quality gate's table artifacts."""
-        happy = mine["happy"][-1]
-        bad = ((mine.get("backfill") or {}).get("bad_day") or {}).get("bad_date")
-        return [self.metrics_probe(), self.lineage_probe(happy["run"]["run_id"], happy["date"]),
-                self.quality_probe(happy["run"]["run_id"], bad)]
 
-    def metrics_probe(self) -> dict[str, Any]:
+        def happy() -> dict[str, Any]:
+            return mine["happy"][-1]
+
+        def bad_day() -> str | None:
+            return ((mine.get("backfill") or {}).get("bad_day") or {}).get("bad_date")
+
+        return [self.metrics_probe,
+                lambda: self.lineage_probe(happy()["run"]["run_id"], happy()["date"]),
+                lambda: self.quality_probe(happy()["run"]["run_id"], bad_day())]
+
+    def metrics_probe(self) -> Probe:
         """``/api/metrics`` (PREFECT_SERVER_METRICS_ENABLED): does any series count runs?"""
         text = self.metrics()
         families = sorted({ln.split()[2] for ln in text.splitlines()
                            if ln.startswith("# TYPE ")})
         runs = [f for f in families if "flow_run" in f or "task_run" in f]
-        return {"name": "metrics_endpoint", "passed": bool(runs),
-                "evidence": f"GET {self.api_url}/metrics: {len(families)} metric families "
-                            f"({', '.join(families[:25])}); series counting flow or task runs: "
-                            f"{runs or 'none'} (run counts come from POST "
-                            f"{self.api_url}/flow_runs/count, not from the metrics endpoint)"}
+        return Probe("metrics_endpoint", bool(runs),
+                     f"GET {self.api_url}/metrics: {len(families)} metric families "
+                     f"({', '.join(families[:25])}); series counting flow or task runs: "
+                     f"{runs or 'none'} (run counts come from POST "
+                     f"{self.api_url}/flow_runs/count, not from the metrics endpoint)")
 
     def asset_events(self, run_id: str) -> list[dict[str, Any]]:
         """The asset materialisation events a flow run's tasks emitted (events API)."""
         since = (datetime.now(timezone.utc) - timedelta(days=1)).isoformat()
-        page = self._api("POST", "/events/filter", {
+        page = self._filter("/events/filter", {
             "filter": {"occurred": {"since": since},
                        "event": {"prefix": ["prefect.asset.materialization."]},
                        "related": {"id": [f"prefect.flow-run.{run_id}"]}},
             "limit": 50})
         return page.get("events", []) if isinstance(page, dict) else []
 
-    def lineage_probe(self, run_id: str, day: str) -> dict[str, Any]:
+    def lineage_probe(self, run_id: str, day: str) -> Probe:
         events = self.asset_events(run_id)
         seen = sorted({(e["event"].rsplit(".", 1)[1], e["resource"]["prefect.resource.id"],
                         (e.get("payload") or {}).get("date")) for e in events})
@@ -245,18 +256,18 @@ class PrefectAdapter(Adapter):
                   for status, key, d in seen if status == "succeeded" and d == day}
         wanted = {"silver/customers", "gold/customer_region_daily",
                   "gold/customer_daily_summary", "reports/customer_daily_etl_notifications"}
-        return {"name": "lineage_events", "passed": wanted <= tables,
-                "evidence": f"POST {self.api_url}/events/filter {{event prefix "
-                            f"prefect.asset.materialization., related prefect.flow-run."
-                            f"{run_id}}}: {len(events)} events; {day}: {sorted(tables)}; "
-                            f"missing {sorted(wanted - tables)}"}
+        return Probe("lineage_events", wanted <= tables,
+                     f"POST {self.api_url}/events/filter {{event prefix "
+                     f"prefect.asset.materialization., related prefect.flow-run.{run_id}}}: "
+                     f"{len(events)} events; {day}: {sorted(tables)}; "
+                     f"missing {sorted(wanted - tables)}")
 
     def quality_artifacts(self, run_ids: list[str]) -> list[dict[str, Any]]:
-        return self._api("POST", "/artifacts/filter", {
+        return self._filter("/artifacts/filter", {
             "artifacts": {"flow_run_id": {"any_": run_ids}, "key": {"any_": ["customer-quality"]}},
             "sort": "CREATED_DESC", "limit": 20})
 
-    def quality_probe(self, run_id: str, bad: str | None) -> dict[str, Any]:
+    def quality_probe(self, run_id: str, bad: str | None) -> Probe:
         """The gate's checks as a table artifact: passed on the happy run, FAILED on the
         bad day's first run."""
         happy = self.quality_artifacts([run_id])
@@ -265,24 +276,24 @@ class PrefectAdapter(Adapter):
         failed = [a for a in self.quality_artifacts(bad_runs) if "FAILED" in
                   (a.get("description") or "")] if bad_runs else []
         ok = bool(happy) and "passed" in (happy[0].get("description") or "")
-        return {"name": "quality_results", "passed": ok and (bad is None or bool(failed)),
-                "evidence": f"POST {self.api_url}/artifacts/filter {{key customer-quality, "
-                            f"flow_run_id {run_id}}}: "
-                            f"{[(a.get('description'), str(a.get('data'))[:160]) for a in happy[:1]]}"
-                            f"; bad day {bad}: {[a.get('description') for a in failed[:1]]}"}
+        return Probe("quality_results", ok and (bad is None or bool(failed)),
+                     f"POST {self.api_url}/artifacts/filter {{key customer-quality, "
+                     f"flow_run_id {run_id}}}: "
+                     f"{[(a.get('description'), str(a.get('data'))[:160]) for a in happy[:1]]}"
+                     f"; bad day {bad}: {[a.get('description') for a in failed[:1]]}")
 
     # --- reading back ------------------------------------------------------------------
 
     def read_runs(self, pipeline, day=None):
-        runs = self._api("POST", "/flow_runs/filter",
-                         {"flows": {"name": {"any_": [pipeline]}}, "sort": "START_TIME_ASC",
-                          "limit": 200})
+        runs = self._filter("/flow_runs/filter",
+                            {"flows": {"name": {"any_": [pipeline]}}, "sort": "START_TIME_ASC",
+                             "limit": 200})
         # Only the day's runs are read in full (every task run's states and logs).
         return [self._view(r) for r in runs
                 if day is None or self._run_date(r) == day.isoformat()]
 
     def read_run(self, run_id: str) -> RunView:
-        return self._view(self._api("GET", f"/flow_runs/{run_id}"))
+        return self._view(self.api.get(f"/flow_runs/{run_id}"))
 
     @staticmethod
     def _run_date(run: dict) -> str:
@@ -295,25 +306,30 @@ class PrefectAdapter(Adapter):
     def task_runs(self, run_id: str) -> list[dict]:
         """The flow run's task runs; waits briefly until their records settle (task-run
         states reach the server as events, a moment after the flow run ends)."""
-        deadline = time.monotonic() + 15
-        while True:
-            trs = self._api("POST", "/task_runs/filter",
-                            {"flow_runs": {"id": {"any_": [run_id]}},
-                             "sort": "EXPECTED_START_TIME_ASC", "limit": 200})
-            settled = all((t.get("state") or {}).get("type") in TERMINAL
-                          or (t.get("state") or {}).get("name") == "NotReady" for t in trs)
-            if settled or time.monotonic() > deadline:
-                return trs
-            time.sleep(0.5)
+        seen: list[dict] = []
+
+        def settled() -> bool:
+            seen[:] = self._filter("/task_runs/filter",
+                                   {"flow_runs": {"id": {"any_": [run_id]}},
+                                    "sort": "EXPECTED_START_TIME_ASC", "limit": 200})
+            return all((t.get("state") or {}).get("type") in TERMINAL
+                       or (t.get("state") or {}).get("name") == "NotReady" for t in seen)
+
+        try:
+            poll_until(settled, timeout_s=15, interval_s=0.5,
+                       what=f"task runs of {run_id} settled")
+        except TimeoutError:
+            pass  # read as they are: a task still running is reported running
+        return seen
 
     def task_states(self, task_run_id: str) -> list[dict]:
-        states = self._api("GET", f"/task_run_states/?task_run_id={task_run_id}")
+        states = self.api.get("/task_run_states/", task_run_id=task_run_id)
         return sorted(states, key=lambda s: s["timestamp"])
 
     def task_logs(self, task_run_id: str) -> list[dict]:
-        return self._api("POST", "/logs/filter",
-                         {"logs": {"task_run_id": {"any_": [task_run_id]}},
-                          "sort": "TIMESTAMP_ASC", "limit": 200})
+        return self._filter("/logs/filter",
+                            {"logs": {"task_run_id": {"any_": [task_run_id]}},
+                             "sort": "TIMESTAMP_ASC", "limit": 200})
 
     def attempts(self, task_run: dict) -> list[AttemptView]:
         """One attempt per Running state in the task run's history, ended by the next state."""
@@ -333,13 +349,17 @@ class PrefectAdapter(Adapter):
                 outcome = "failed"
             # The engine logs the failure just after proposing the next state.
             until = end + timedelta(seconds=0.5) if end else None
-            lines = [lg["message"] for lg in logs
-                     if _parse(lg["timestamp"]) >= start and (until is None or
-                                                            _parse(lg["timestamp"]) <= until)]
+            window = [lg for lg in logs if _parse(lg["timestamp"]) >= start and (
+                until is None or _parse(lg["timestamp"]) <= until)]
+            lines = [lg["message"] for lg in window]
             error = None
             if outcome == "failed":
-                error = nxt.get("message") or next(
-                    (ln for ln in lines if "exception" in ln.lower()), None) or nxt["name"]
+                # A retried attempt's state carries no message: its error is in the run's
+                # logs, the step's own ERROR line (with the traceback) and the engine's
+                # "Task run failed with exception ..." line.
+                failure = [lg["message"] for lg in window if lg.get("level", 0) >= ERROR
+                           or "exception" in lg["message"].lower()]
+                error = nxt.get("message") or "\n".join(failure)[-2000:] or nxt["name"]
             out.append(AttemptView(
                 attempt=len(out) + 1, state=outcome, start=start.isoformat(),
                 end=end.isoformat() if end else None,
@@ -355,10 +375,10 @@ class PrefectAdapter(Adapter):
             if "[" in name and name.endswith("]"):
                 step, key = name[:-1].split("[", 1)
             steps.append(StepView(step, _state(tr.get("state")), key, self.attempts(tr)))
-        flow = self._api("GET", f"/flows/{run['flow_id']}")
+        flow = self.api.get(f"/flows/{run['flow_id']}")
         return RunView(run["id"], flow["name"], self._run_date(run), _state(run.get("state")),
                        run.get("start_time"), run.get("end_time"), steps,
-                       url=f"{self.server.url}/runs/flow-run/{run['id']}")
+                       url=f"{self.url}/runs/flow-run/{run['id']}")
 
 
 def make_adapter(config: WorkbenchConfig, **kwargs: Any) -> PrefectAdapter:

@@ -10,7 +10,7 @@ from pipelines_core.spec import (CUSTOMER_DAILY_ETL, LEAD_SCORING_MLOPS, REGIONS
 from pipelines_core.testing import make_config
 
 from workbench_prefect import etl, ml
-from workbench_prefect.common import bind_tasks
+from workbench_prefect.common import bind_tasks, retry_unless_gate
 from workbench_prefect.flows import FLOWS
 
 MODULES = {CUSTOMER_DAILY_ETL.name: (CUSTOMER_DAILY_ETL, etl),
@@ -40,13 +40,22 @@ def test_retry_options_follow_spec_with_cap(tmp_path):
     assert t.ingest_cdc.timeout_seconds == 42.0
     assert not t.ingest_cdc.retry_jitter_factor
     assert t.wait_for_export.retries == 0  # the sensor's timeout is final
-    assert t.quality_gate.retry_condition_fn is not None
+    assert t.quality_gate.retry_condition_fn is retry_unless_gate
     assert len(t.gold_region_aggregates.on_failure_hooks) == 1
+
+
+def test_a_gate_verdict_is_not_retried_any_other_failure_is():
+    from prefect.states import Failed
+
+    from pipelines_core.errors import GateFailed
+
+    assert retry_unless_gate(None, None, Failed(data=GateFailed("quality gate failed"))) is False
+    assert retry_unless_gate(None, None, Failed(data=ValueError("Spark went away"))) is True
 
 
 def _recorded_graph(stack, run_id: str) -> tuple[set, list[str]]:
     """(upstream step, step) pairs from Prefect's task runs and their recorded inputs."""
-    runs = stack.adapter.task_runs(run_id)
+    runs = stack.task_runs(run_id)
     step_of = {t["id"]: t["name"].split("[")[0] for t in runs}
     edges = set()
     for t in runs:
@@ -59,8 +68,8 @@ def _recorded_graph(stack, run_id: str) -> tuple[set, list[str]]:
 
 def test_etl_graph_recorded_by_prefect_equals_spec(stack, e2e, backfill):
     monthly_edges, monthly_names = _recorded_graph(stack, e2e.etl_run_id)
-    daily = next(r for r in backfill.runs if r.state == "success")
-    daily_edges, daily_names = _recorded_graph(stack, daily.run_id)
+    daily = next(r for r in backfill if r["state"]["type"] == "COMPLETED")
+    daily_edges, daily_names = _recorded_graph(stack, daily["id"])
     # The branch: only the chosen report runs, the other never appears.
     assert "monthly_report" in monthly_names and "daily_report" not in monthly_names
     assert "daily_report" in daily_names and "monthly_report" not in daily_names

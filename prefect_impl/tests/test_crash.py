@@ -10,6 +10,9 @@ from datetime import date
 from pipelines_core import testing
 from pipelines_core.alerts import read_alerts
 from pipelines_core.ledger import Ledger
+from pipelines_core.procs import poll_until
+
+from workbench_prefect.common import HOOK_DONE
 
 CRASH_DAY = date(2026, 10, 16)
 
@@ -18,23 +21,29 @@ def test_crash_under_worker_is_crashed_and_alerts_once(stack, backfill):
     # After the backfill, which leaves no deployment concurrency limit behind: while one is
     # set, Prefect 3.8.8's server answers the worker's Crashed proposal with a 500 (it cannot
     # release the run's concurrency lease), the run stays Running and no hook runs.
-    config = stack.adapter.config  # the worker's namespace
+    from prefect.deployments import run_deployment
+
+    config = stack.config  # the worker's namespace
     testing.generate_exports(config, [CRASH_DAY])
-    plan = json.dumps({"ingest_cdc": {"kind": "crash", "times": 1, "dates": [CRASH_DAY.isoformat()]}})
-    run = stack.adapter.run_date("customer_daily_etl", CRASH_DAY,
-                                 env={"WORKBENCH_FAULTS": plan}, timeout_s=600)
-    assert run.state == "failed"
-    raw = stack.adapter._api("GET", f"/flow_runs/{run.run_id}")
-    assert raw["state"]["type"] == "CRASHED", raw["state"]
+    plan = json.dumps({"ingest_cdc": {"kind": "crash", "times": 1,
+                                      "dates": [CRASH_DAY.isoformat()]}})
+    run = run_deployment("customer_daily_etl/daily", parameters={"day": CRASH_DAY.isoformat()},
+                         job_variables={"env": {"WORKBENCH_FAULTS": plan}}, timeout=0)
+    [ended] = stack.wait_runs([str(run.id)], timeout_s=600)
+    assert ended["state"]["type"] == "CRASHED", ended["state"]
+
+    # The worker runs the on_crashed hook in a new process after proposing Crashed: its log
+    # line says when it has run.
+    poll_until(lambda: any(f"{HOOK_DONE}: failure alert sent (Crashed)" in lg["message"]
+                           for lg in stack.logs(flow_run_id=[str(run.id)])),
+               timeout_s=120, what="the on_crashed hook's log line")
 
     attempts = Ledger(config.ledger_path).read_attempts(
         namespace=config.namespace, date=CRASH_DAY.isoformat(), step="ingest_cdc")
-    assert [r.status for r in attempts][-1] != "success"
+    # the killed attempt started and never ended: its process is gone
+    assert [(r.attempt, r.status) for r in attempts] == [(1, "lost")]
     alerts = read_alerts(config, kind="failure", namespace=config.namespace,
                          date=CRASH_DAY.isoformat())
     assert len(alerts) == 1, alerts
     assert alerts[0]["orchestrator"] == "prefect" and alerts[0]["state"] == "Crashed"
-    assert alerts[0]["flow_run_id"] == run.run_id
-    logs = stack.adapter._api("POST", "/logs/filter",
-                              {"logs": {"flow_run_id": {"any_": [run.run_id]}}, "limit": 200})
-    assert any("failure alert sent (Crashed)" in lg["message"] for lg in logs)
+    assert alerts[0]["flow_run_id"] == str(run.id)

@@ -28,12 +28,10 @@ def test_ml_outputs_equal_direct_runner(stack, e2e):
 
 
 def test_results_and_artifacts_recorded_by_prefect(stack, e2e):
-    api = stack.adapter._api
-    etl = api("GET", f"/flow_runs/{e2e.etl_run_id}")
-    ml = api("GET", f"/flow_runs/{e2e.ml_run_id}")
+    etl, ml = stack.flow_runs([e2e.etl_run_id, e2e.ml_run_id])
     assert etl["name"] == "customer_daily_etl 2026-11-01"
-    artifacts = api("POST", "/artifacts/filter",
-                    {"artifacts": {"flow_run_id": {"any_": [e2e.etl_run_id, e2e.ml_run_id]}}})
+    artifacts = stack.api.post("/artifacts/filter", {"artifacts": {"flow_run_id": {
+        "any_": [e2e.etl_run_id, e2e.ml_run_id]}}})
     by_key = {a["key"]: a for a in artifacts}
     assert {"customer-quality", "customer-daily-etl", "lead-scoring-metrics"} <= set(by_key)
     checks = by_key["customer-quality"]["data"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 
+from pipelines_core.procs import poll_until
 from pipelines_core.runner import date_range
 
 from conftest import BACKFILL_DAYS
@@ -14,8 +15,8 @@ from conftest import BACKFILL_DAYS
 def test_etl_runs_emitted_silver_events(stack, backfill):
     from workbench_prefect.etl import SILVER_EVENT, silver_resource
 
-    page = stack.adapter._api("POST", "/events/filter",
-                              {"filter": {"event": {"name": [SILVER_EVENT]}}, "limit": 50})
+    page = stack.api.post("/events/filter",
+                          {"filter": {"event": {"name": [SILVER_EVENT]}}, "limit": 50})
     mine = [e for e in page["events"]
             if e["resource"]["prefect.resource.id"] == silver_resource("prefect")]
     assert sorted(e["payload"]["date"] for e in mine) == [
@@ -28,24 +29,22 @@ def test_silver_event_starts_ml_deployment_run(stack, backfill):
     scheduled, and one silver event is emitted the way the ETL flow emits it."""
     from workbench_prefect.etl import announce_silver
 
-    api = stack.adapter._api
-    automation = next(a for a in api("POST", "/automations/filter", {})
+    api = stack.api
+    automation = next(a for a in api.post("/automations/filter", {})
                       if "fresh silver" in a["name"])
     assert automation["enabled"] is False
-    api("PATCH", "/work_pools/workbench-process", {"is_paused": True})
-    api("PATCH", f"/automations/{automation['id']}", {"enabled": True})
+    api.patch("/work_pools/workbench-process", {"is_paused": True})
+    api.patch(f"/automations/{automation['id']}", {"enabled": True})
     time.sleep(2)  # the triggers service reloads automations on change
     announce_silver("prefect", "2026-10-05", {"rows_out": 1, "outputs": []})
 
-    deployment = api("GET", "/deployments/name/lead_scoring_mlops/daily")
-    deadline = time.monotonic() + 60
-    runs = []
-    while time.monotonic() < deadline and not runs:
-        runs = api("POST", "/flow_runs/filter",
-                   {"deployments": {"id": {"any_": [deployment["id"]]}}})
-        time.sleep(1)
+    deployment = api.get("/deployments/name/lead_scoring_mlops/daily")
+    runs = poll_until(lambda: api.post("/flow_runs/filter", {
+        "deployments": {"id": {"any_": [deployment["id"]]}}}, idempotent=True),
+        timeout_s=60, interval_s=1.0, what="a run of the ML deployment")
     assert [r["parameters"] for r in runs] == [{"day": "2026-10-05"}]
     assert runs[0]["state"]["type"] == "SCHEDULED"
-    api("PATCH", f"/automations/{automation['id']}", {"enabled": False})
+    api.patch(f"/automations/{automation['id']}", {"enabled": False})
     for r in runs:
-        api("DELETE", f"/flow_runs/{r['id']}")
+        api.delete(f"/flow_runs/{r['id']}")
+    api.patch("/work_pools/workbench-process", {"is_paused": False})

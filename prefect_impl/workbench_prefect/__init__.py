@@ -1,10 +1,12 @@
-"""Both workbench pipelines as Prefect 3 flows, their deployments, and the server they run on.
+"""Both workbench pipelines as Prefect 3 flows, their deployments, and the service command that
+runs Prefect's server and worker (``python -m workbench_prefect.service``).
 
-Importing this package does not import Prefect: ``server`` is plain Python so the benchmark
-adapter (which runs without Prefect installed) can start and stop the same server.
+Importing this package does not import Prefect, so the service command answers quickly.
 """
 
 from pathlib import Path
 
 IMPL_DIR = Path(__file__).resolve().parent.parent
 ORCHESTRATOR = "prefect"
+POOL = "workbench-process"  # the process work pool both deployments run on
+

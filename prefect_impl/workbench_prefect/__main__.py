@@ -1,4 +1,5 @@
-"""``python -m workbench_prefect deploy|run``: deploy both flows, or run one date in-process."""
+"""``python -m workbench_prefect deploy|backfill|run``: deploy both flows, create the runs of a
+backfill, or run one date in-process (against the server ``PREFECT_API_URL`` names)."""
 
 from __future__ import annotations
 
@@ -7,16 +8,24 @@ import json
 import sys
 from datetime import date
 
+from workbench_prefect import POOL
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="workbench_prefect")
     sub = parser.add_subparsers(dest="command", required=True)
     dep = sub.add_parser("deploy", help="create the work pool and both deployments")
-    dep.add_argument("--pool", default="workbench-process")
+    dep.add_argument("--pool", default=POOL)
     dep.add_argument("--no-ml-trigger", action="store_true",
                      help="create the ML deployment's event trigger disabled")
+    bf = sub.add_parser("backfill", help="one deployment run per date of a range, at most "
+                                         "PARALLELISM at once (the worker runs them)")
     run = sub.add_parser("run", help="run one flow for one date in this process")
-    run.add_argument("--pipeline", required=True)
+    for p in (bf, run):
+        p.add_argument("--pipeline", required=True)
+    bf.add_argument("--start", required=True)
+    bf.add_argument("--end", required=True)
+    bf.add_argument("--parallelism", type=int, default=2)
     run.add_argument("--date", required=True)
     args = parser.parse_args(argv)
 
@@ -25,6 +34,13 @@ def main(argv: list[str] | None = None) -> int:
 
         ids = deploy_all(args.pool, with_ml_trigger=not args.no_ml_trigger)
         print(json.dumps(ids))
+        return 0
+    if args.command == "backfill":
+        from pipelines_core.runner import date_range
+        from workbench_prefect.deployments import backfill
+
+        days = date_range(date.fromisoformat(args.start), date.fromisoformat(args.end))
+        print(json.dumps(backfill(args.pipeline, days, args.parallelism)))
         return 0
     from workbench_prefect.flows import FLOWS
 

@@ -4,7 +4,6 @@ in Prefect's terms, the one call into the core, and the hooks that feed the core
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from datetime import date, datetime, timezone
 from types import SimpleNamespace
@@ -17,7 +16,7 @@ from prefect.context import AssetContext
 from prefect.logging.loggers import flow_run_logger
 
 from pipelines_core.alerts import send_alert
-from pipelines_core.config import WorkbenchConfig, load_config
+from pipelines_core.config import WorkbenchConfig, config_for
 from pipelines_core.errors import GateFailed
 from pipelines_core.runtime import run_step
 from pipelines_core.spec import PipelineSpec, RetryPolicy, retry_policy
@@ -33,15 +32,6 @@ HOOK_DONE = "workbench failure hook"
 # so one failure gives one alert.
 _alerted_flow_runs: set[str] = set()
 _alerted_lock = threading.Lock()
-
-
-def workbench_config() -> WorkbenchConfig:
-    """This process's configuration, in the ``prefect`` namespace unless the environment says
-    otherwise, with ``orchestrator=prefect`` so the ledger records who ran each attempt."""
-    changes: dict[str, Any] = {"orchestrator": ORCHESTRATOR}
-    if not os.environ.get("WORKBENCH_NAMESPACE"):
-        changes["namespace"] = ORCHESTRATOR
-    return load_config(**changes)
 
 
 def data_date(day: date | str | None) -> str:
@@ -112,7 +102,7 @@ def alert_flow_failure(flow: Any, flow_run: Any, state: Any) -> None:
     with _alerted_lock:
         if str(flow_run.id) in _alerted_flow_runs:
             return
-    config = workbench_config()
+    config = config_for(ORCHESTRATOR)
     day = (flow_run.parameters or {}).get("day")
     if not day and flow_run.expected_start_time:
         day = flow_run.expected_start_time.astimezone(timezone.utc).date().isoformat()
@@ -131,7 +121,7 @@ def call_step(pipeline: str, step: str, ds: str, *, upstream: dict[str, Any] | N
     attempt = runtime.task_run.run_count or 1
     get_run_logger().info("%s %s attempt %d%s", step, ds, attempt,
                           f" region={region}" if region else "")
-    result = run_step(pipeline, step, ds, config=workbench_config(), attempt=attempt,
+    result = run_step(pipeline, step, ds, config=config_for(ORCHESTRATOR), attempt=attempt,
                       map_key=region, inputs=upstream, orchestrator=ORCHESTRATOR)
     describe_materialization(ds, result, region)
     return result

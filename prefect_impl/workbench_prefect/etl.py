@@ -20,11 +20,13 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.events import emit_event
 
 from pipelines_core import lake
+from pipelines_core.config import config_for
 from pipelines_core.spec import CUSTOMER_DAILY_ETL as SPEC
 from pipelines_core.steps import etl as core_etl
 
+from workbench_prefect import ORCHESTRATOR
 from workbench_prefect.common import (alert_flow_failure, bind_tasks, call_step, data_date,
-                                      run_name, workbench_config)
+                                      run_name)
 
 PIPELINE = SPEC.name
 TAGS = list(SPEC.tags)
@@ -134,7 +136,7 @@ def publish_quality(config, ds: str) -> None:
       on_failure=[alert_flow_failure], on_crashed=[alert_flow_failure], log_prints=True)
 def customer_daily_etl(day: date | None = None) -> dict[str, Any]:
     ds = data_date(day)
-    config = workbench_config()
+    config = config_for(ORCHESTRATOR)
     t = bind_tasks(SPEC, config, ds, TASKS, WRITES)
 
     export = t.wait_for_export(ds)

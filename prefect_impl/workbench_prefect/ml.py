@@ -15,11 +15,13 @@ from typing import Any
 from prefect import flow, task
 from prefect.artifacts import create_table_artifact
 
+from pipelines_core.config import config_for
 from pipelines_core.spec import AUC_THRESHOLD
 from pipelines_core.spec import LEAD_SCORING_MLOPS as SPEC
 
+from workbench_prefect import ORCHESTRATOR
 from workbench_prefect.common import (alert_flow_failure, bind_tasks, call_step, data_date,
-                                      run_name, workbench_config)
+                                      run_name)
 
 PIPELINE = SPEC.name
 TAGS = list(SPEC.tags)
@@ -78,7 +80,7 @@ TASKS = (generate_leads, train, evaluate, auc_gate, deploy, batch_predictions, n
       on_failure=[alert_flow_failure], on_crashed=[alert_flow_failure], log_prints=True)
 def lead_scoring_mlops(day: date | None = None) -> dict[str, Any]:
     ds = data_date(day)
-    config = workbench_config()
+    config = config_for(ORCHESTRATOR)
     t = bind_tasks(SPEC, config, ds, TASKS)
 
     leads = t.generate_leads(ds)

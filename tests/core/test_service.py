@@ -247,3 +247,12 @@ def test_service_command_says_what_is_wrong(toy):
     run("up")
     unknown = run("restart", "scheduler", check=False)
     assert unknown["error"] == "toy has no component 'scheduler'; its components: web, worker"
+
+
+def test_status_hides_the_password_of_a_url_setting():
+    from pipelines_core.service import hide_password
+
+    assert hide_password("postgresql+asyncpg://prefect:s3:cret@127.0.0.1:5432/prefect") == \
+        "postgresql+asyncpg://prefect:***@127.0.0.1:5432/prefect"
+    assert hide_password("http://127.0.0.1:4200/api") == "http://127.0.0.1:4200/api"
+    assert hide_password("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"

@@ -150,13 +150,17 @@ def test_prefect_records_its_runs_in_postgres(postgres, databases, tmp_path):
     cfg = testing.make_config(tmp_path, noop=True)
     home = tmp_path / "prefect-home"
     adapter = PrefectAdapter(cfg, port=free_port(), home=home)
-    adapter.server.process.env["PREFECT_API_DATABASE_CONNECTION_URL"] = url
+    # Prefect's own setting, passed to the service command's server through its environment
+    adapter.service.env["PREFECT_API_DATABASE_CONNECTION_URL"] = url
     adapter.start()
     try:
+        # recorded among the settings the benchmark applied, its password hidden
+        assert adapter.settings["PREFECT_API_DATABASE_CONNECTION_URL"] == url.replace(
+            password, "***")
         run = adapter.run_date(PIPELINE, DAY, timeout_s=300)
     finally:
         adapter.stop()
-    assert not port_open(adapter.server.port)
+    assert not port_open(adapter.port)
     assert run.state == "success", [(s.step, s.state) for s in run.steps]
 
     as_prefect = {"user": "prefect", "password": password, "db": "prefect"}

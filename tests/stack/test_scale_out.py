@@ -196,7 +196,7 @@ def test_prefect_on_the_cluster_matches_the_local_run(cluster, reference, tmp_pa
         run = adapter.run_date(PIPELINE, DAY, timeout_s=600)
     finally:
         adapter.stop()
-    assert not port_open(adapter.server.port)
+    assert not port_open(adapter.port)
     assert run.state == "success", [(s.step, s.state) for s in run.steps]
 
     app = _new_app(cluster, before)
