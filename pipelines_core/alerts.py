@@ -10,10 +10,10 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import urllib.request
 from typing import Any
 
 from pipelines_core.config import WorkbenchConfig
+from pipelines_core.http import HttpClient, HttpError
 from pipelines_core.ledger import utcnow
 
 
@@ -41,12 +41,10 @@ def send_alert(config: WorkbenchConfig, *, pipeline: str, date: str, step: str |
 
 
 def _post(url: str, payload: dict[str, Any]) -> str:
-    req = urllib.request.Request(url, data=json.dumps(payload, default=str).encode(),
-                                 headers={"Content-Type": "application/json"}, method="POST")
     try:
-        with urllib.request.urlopen(req, timeout=5) as resp:
-            return f"delivered ({resp.status})"
-    except Exception as exc:  # noqa: BLE001 - any delivery failure is reported, not raised
+        HttpClient(url, timeout_s=5, tries=1).post("", payload, raw=True)
+        return "delivered"
+    except HttpError as exc:  # any delivery failure is reported, not raised
         return f"not delivered: {exc}"
 
 

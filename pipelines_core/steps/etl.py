@@ -3,13 +3,13 @@ writes only its own date partition (atomically) and returns a small result."""
 
 from __future__ import annotations
 
-import time
 from datetime import date as Date
 from datetime import timedelta
 
 from pipelines_core import lake, transforms
 from pipelines_core.config import WorkbenchConfig
 from pipelines_core.errors import ExportNotReady, GateFailed
+from pipelines_core.procs import poll_until
 from pipelines_core.runtime import RunContext, StepResult
 from pipelines_core.spec import REGIONS
 
@@ -35,13 +35,10 @@ def export_ready(config: WorkbenchConfig, day: Date) -> bool:
 
 def wait_for_export(ctx: RunContext) -> StepResult:
     """Poll for the bronze export of the date until ``sensor_timeout_s``."""
-    deadline = time.monotonic() + ctx.config.sensor_timeout_s
-    while not export_ready(ctx.config, ctx.date):
-        if time.monotonic() >= deadline:
-            raise ExportNotReady(f"bronze export of {ctx.ds} not found within "
-                                 f"{ctx.config.sensor_timeout_s:.0f} s at "
-                                 f"{export_partition(ctx.config, ctx.date).path}")
-        time.sleep(ctx.config.sensor_poke_s)
+    where = export_partition(ctx.config, ctx.date).path
+    poll_until(lambda: export_ready(ctx.config, ctx.date), timeout_s=ctx.config.sensor_timeout_s,
+               interval_s=ctx.config.sensor_poke_s, error=ExportNotReady,
+               what=f"bronze export of {ctx.ds} at {where}")
     return StepResult(outputs=[str(export_partition(ctx.config, ctx.date).path)])
 
 

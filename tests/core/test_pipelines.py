@@ -235,7 +235,7 @@ def test_missing_export_fails_the_sensor_after_its_timeout(config):
     cfg = config.replace(sensor_timeout_s=1.0, sensor_poke_s=0.2)
     out = run_pipeline(CUSTOMER_DAILY_ETL, DAY, cfg)
     assert out.failed_step == "wait_for_export"
-    assert "not found within 1 s" in out.steps[0].error
+    assert "bronze export of" in out.steps[0].error and ": not within 1 s" in out.steps[0].error
 
 
 def test_noop_run_follows_the_graph_without_touching_data(tmp_path):

@@ -93,6 +93,7 @@ def test_a_record_whose_pid_now_runs_another_program_is_not_alive(tmp_path):
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     busy_left = 0
+    hooked: list = []
 
     def log_message(self, *args):  # keep pytest output clean
         pass
@@ -122,6 +123,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         length = int(self.headers.get("Content-Length", 0))
         body = json.loads(self.rfile.read(length) or b"null")
+        if self.path == "/hook":
+            type(self).hooked.append(body)
+            return self._answer(200, {})
         if body.get("name") == "taken":
             return self._answer(409, {"detail": "exists"})
         return self._answer(201, {"created": body["name"]})
@@ -168,6 +172,21 @@ def test_http_client_asks_again_only_for_the_statuses_it_is_told(server):
 def test_http_client_reports_an_unreachable_server():
     with pytest.raises(HttpUnreachable):
         HttpClient(f"http://127.0.0.1:{procs.free_port()}", tries=2, backoff_s=0.01).get("/")
+
+
+def test_an_alert_reaches_the_webhook_and_a_dead_webhook_is_recorded(server, tmp_path):
+    from pipelines_core.alerts import read_alerts, send_alert
+    from pipelines_core.testing import make_config
+
+    config = make_config(tmp_path, alert_webhook=f"{server}/hook")
+    _Handler.hooked.clear()
+    sent = send_alert(config, pipeline="p", date="2026-11-02", step="s", error="boom")
+    assert sent["webhook"] == "delivered"
+    assert [(h["step"], h["error"]) for h in _Handler.hooked] == [("s", "boom")]
+    dead = config.replace(alert_webhook=f"http://127.0.0.1:{procs.free_port()}/hook")
+    assert send_alert(dead, pipeline="p", date="2026-11-02", step="s",
+                      error="x")["webhook"].startswith("not delivered: ")
+    assert len(read_alerts(config)) == 2
 
 
 # --- the service-command frame ------------------------------------------------------------------

@@ -9,12 +9,9 @@ the same ``spark-class`` entry points from the same pyspark version.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
-import time
-import urllib.request
 from datetime import date
 from pathlib import Path
 
@@ -22,7 +19,9 @@ import pytest
 
 from pipelines_core import testing, verify
 from pipelines_core.config import PROJECT_ROOT
-from pipelines_core.procs import free_port, port_open, start_group, stop_group, wait_for_port
+from pipelines_core.http import HttpClient, HttpError
+from pipelines_core.procs import (free_port, poll_until, port_open, start_group, stop_group,
+                                  wait_for_port)
 from pipelines_core.spark import spark_home
 
 DAY = date(2026, 11, 2)
@@ -76,25 +75,22 @@ class StandaloneCluster:
                               "--work-dir", str(self.work_dir), self.url],
                              log=worker_log, env=self._env())
         self.groups.append(worker.pid)
-        deadline = time.monotonic() + 120
-        while self.state().get("aliveworkers", 0) < 1:
-            if worker.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the worker did not register; see {worker_log}")
-            time.sleep(1)
+        poll_until(lambda: self.state().get("aliveworkers", 0) >= 1, timeout_s=120,
+                   interval_s=1, what=f"the worker registered (see {worker_log})",
+                   fail=lambda: "the worker exited" if worker.poll() is not None else None)
         return self
 
     def state(self) -> dict:
         """The master's own view (its web UI's JSON): workers, active and completed apps."""
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.web_port}/json/",
-                                        timeout=5) as resp:
-                return json.load(resp)
-        except OSError:
+            return HttpClient(f"http://127.0.0.1:{self.web_port}", timeout_s=5,
+                              tries=1).get("/json/")
+        except HttpError:
             return {}
 
     def get(self, port: int, path: str) -> str:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as resp:
-            return resp.read().decode()
+        return HttpClient(f"http://127.0.0.1:{port}", timeout_s=10).request("GET", path,
+                                                                            raw=True)
 
     def completed_apps(self) -> list[dict]:
         return self.state().get("completedapps", [])
@@ -153,12 +149,13 @@ def test_master_and_worker_serve_the_metrics_the_compose_prometheus_scrapes(clus
 def _new_app(cluster: StandaloneCluster, before: set[str]) -> dict:
     """The one application that completed on the master since ``before`` (waits briefly:
     the master marks an application finished when its driver disconnects)."""
-    deadline = time.monotonic() + 60
-    while True:
-        new = [a for a in cluster.completed_apps() if a["id"] not in before]
-        if new or time.monotonic() > deadline:
-            break
-        time.sleep(1)
+    def new_apps() -> list[dict]:
+        return [a for a in cluster.completed_apps() if a["id"] not in before]
+
+    try:
+        new = poll_until(new_apps, timeout_s=60, interval_s=1, what="a completed application")
+    except TimeoutError:
+        new = []
     assert len(new) == 1, f"expected one new completed application, got {new}"
     return new[0]
 
