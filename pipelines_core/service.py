@@ -105,6 +105,9 @@ class Service(abc.ABC):
 
     orchestrator: str = ""
     default_port: int = 0
+    #: The component that serves ``--port``: without ``--port``, a running home's commands
+    #: (``status``, ``kill``, ``restart``) use the port that component was started on.
+    port_component: str | None = None
 
     def __init__(self, home: Path | None = None, port: int | None = None, *,
                  config: WorkbenchConfig | None = None,
@@ -113,6 +116,9 @@ class Service(abc.ABC):
         self.home = Path(home or self.config.state_dir / self.orchestrator / "home").resolve()
         self.port = port or self.default_port
         self.options = options or argparse.Namespace()
+        served = self.record(self.port_component) if self.port_component else None
+        if port is None and served is not None and served.port:
+            self.port = served.port
 
     # --- what a subclass says ---------------------------------------------------------------
 

@@ -92,13 +92,11 @@ class AirflowService(Service):
 
     orchestrator = ORCHESTRATOR
     default_port = 8080
+    port_component = "api-server"
 
     def __init__(self, home: Path | None = None, port: int | None = None, **kwargs: Any) -> None:
         super().__init__(home, port, **kwargs)
         self._monitor: tuple[float, dict[str, Any]] | None = None
-        if port is None:  # status, kill, down of a running home: its own port
-            rec = self.record("api-server")
-            self.port = rec.port if rec and rec.port else self.port
 
     # --- settings ------------------------------------------------------------------------
 

@@ -113,13 +113,14 @@ class DagsterService(Service):
 
     orchestrator = "dagster"
     default_port = 3000
+    port_component = "webserver"
 
     def __init__(self, home: Path | None = None, port: int | None = None, **kwargs: Any
                  ) -> None:
         super().__init__(home, port, **kwargs)
         web = self.record("webserver")
-        if web and web.port and (port is None or web.alive()):
-            self.port = web.port  # the port the webserver of this home runs on
+        if web and web.port and web.alive():
+            self.port = web.port  # a running webserver keeps its port, whatever is asked
         written = self.written()
         queue = written.get("run_coordinator", {}).get("config", {})
         limit = (queue.get("tag_concurrency_limits") or [{}])[0].get("limit")

@@ -35,15 +35,13 @@ from workbench_luigi.settings import (ORCHESTRATOR, luigi_settings, non_default,
 class LuigiService(Service):
     orchestrator = ORCHESTRATOR
     default_port = 8082
+    port_component = "luigid"
 
     def __init__(self, home: Path | None = None, port: int | None = None, *,
                  config: WorkbenchConfig | None = None,
                  options: argparse.Namespace | None = None) -> None:
         config = config or config_for(ORCHESTRATOR)
         super().__init__(home or state_root(config), port, config=config, options=options)
-        if port is None:  # status, kill, restart: the port luigid was started on
-            rec = self.record("luigid")
-            self.port = rec.port if rec and rec.port else self.default_port
 
     @classmethod
     def add_options(cls, parser: argparse.ArgumentParser) -> None:

@@ -52,13 +52,7 @@ class PrefectService(Service):
 
     orchestrator = ORCHESTRATOR
     default_port = 4200
-
-    def __init__(self, home: Path | None = None, port: int | None = None, **kwargs: Any
-                 ) -> None:
-        super().__init__(home, port, **kwargs)
-        server = self.record("server")
-        if port is None and server is not None and server.port:
-            self.port = server.port  # `status` or `restart` without --port: the one running
+    port_component = "server"
 
     @classmethod
     def add_options(cls, parser: argparse.ArgumentParser) -> None:
