@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 from airflow.providers.standard.operators.python import BranchPythonOperator
-from airflow.sdk import BaseSensorOperator
+from airflow.sdk import BaseSensorOperator, RetryAction
 from airflow.sdk.definitions.mappedoperator import MappedOperator
 
+from pipelines_core.errors import GateFailed
 from pipelines_core.spec import PIPELINES
 from pipelines_core.steps.etl import regions
 
@@ -40,5 +41,7 @@ def test_step_kinds(dagbag, name):
                                                 if step.name in d.upstream}
         if step.kind == "join" and len(step.upstream) > 1:
             assert task.trigger_rule == "none_failed_min_one_success"
-        if step.kind == "gate":
-            assert task.retry_policy is not None  # a failed gate is not retried
+        if step.kind == "gate":  # a failed gate is not retried; any other error is
+            gate = task.retry_policy.evaluate(GateFailed("AUC 0.5 < 0.75"), 1, 3)
+            other = task.retry_policy.evaluate(RuntimeError("Spark went away"), 1, 3)
+            assert (gate.action, other.action) == (RetryAction.FAIL, RetryAction.DEFAULT)
