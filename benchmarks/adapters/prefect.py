@@ -81,8 +81,9 @@ class PrefectAdapter(Adapter):
         self.url = f"http://127.0.0.1:{self.port}"
         self.api_url = f"{self.url}/api"
         # A 503 is the server's answer when its SQLite database is busy (a small loaded
-        # machine); the transaction was rolled back, so the call is made again.
-        self.api = HttpClient(self.api_url, retry_on={503}, tries=5)
+        # machine); the transaction was rolled back, so the call is made again, for up to
+        # about half a minute (four runs created at once once met a 10 s busy spell).
+        self.api = HttpClient(self.api_url, retry_on={503}, tries=8)
         self.service = ServiceCommand(
             "prefect", home or self.config.state_dir / "prefect" / "home", port=self.port,
             env={**os.environ, **self.config.to_env()},
