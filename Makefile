@@ -49,7 +49,7 @@ demo: setup
 # The root environment's suite comes in groups that mirror the code (tests/core, tests/bench,
 # tests/adapters, tests/stack, tests/course) so that they can run side by side with the
 # implementations' suites: TEST_JOBS=1 make test runs everything one after the other.
-TEST_JOBS      ?= 2
+TEST_JOBS      ?= 3
 SUITES         := test-core test-adapters test-stack test-course $(addprefix test-,$(IMPLS))
 
 test: setup test-tools
