@@ -49,7 +49,12 @@ demo: setup
 # The root environment's suite comes in groups that mirror the code (tests/core, tests/bench,
 # tests/adapters, tests/stack, tests/course) so that they can run side by side with the
 # implementations' suites: TEST_JOBS=1 make test runs everything one after the other.
-TEST_JOBS      ?= 3
+TEST_JOBS      ?= 2
+# Each suite keeps its temporary files in a folder of its own: pytest's shared default keeps
+# only the three newest sessions' folders and deletes older ones, even of sessions still
+# running side by side (a service's pid record vanished with them). Short paths under /tmp:
+# the Postgres test puts its Unix socket there.
+PYTEST_TMP      = $(shell mktemp -d /tmp/wb-pytest-XXXXXX)
 SUITES         := test-core test-adapters test-stack test-course $(addprefix test-,$(IMPLS))
 
 test: setup test-tools
@@ -58,25 +63,25 @@ test: setup test-tools
 
 test-core:
 	@echo "== core and benchmark harness"
-	@.venv/bin/python -m pytest $(PYTEST_ARGS) tests/core tests/bench
+	@.venv/bin/python -m pytest $(PYTEST_ARGS) --basetemp=$(PYTEST_TMP)/core tests/core tests/bench
 
 # One contract suite over all five adapters, each against its real services.
 test-adapters:
 	@echo "== adapters: the contract over direct, Airflow, Prefect, Dagster, Luigi"
-	@.venv/bin/python -m pytest $(PYTEST_ARGS) tests/adapters
+	@.venv/bin/python -m pytest $(PYTEST_ARGS) --basetemp=$(PYTEST_TMP)/adapters tests/adapters
 
 test-stack:
 	@echo "== compose stack, Spark cluster, Postgres metadata, the UIs in a browser"
-	@.venv/bin/python -m pytest $(PYTEST_ARGS) tests/stack
+	@.venv/bin/python -m pytest $(PYTEST_ARGS) --basetemp=$(PYTEST_TMP)/stack tests/stack
 
 test-course:
 	@echo "== exercises and the concept map"
-	@.venv/bin/python -m pytest $(PYTEST_ARGS) tests/course
+	@.venv/bin/python -m pytest $(PYTEST_ARGS) --basetemp=$(PYTEST_TMP)/course tests/course
 
 $(addprefix test-,$(IMPLS)): test-%:
 	@if [ -d $*_impl/tests ]; then \
 	  echo "== $* implementation"; \
-	  cd $*_impl && uv run --frozen --quiet pytest $(PYTEST_ARGS); \
+	  cd $*_impl && uv run --frozen --quiet pytest $(PYTEST_ARGS) --basetemp=$(PYTEST_TMP)/$*; \
 	else echo "== $* implementation: no tests yet"; fi
 
 spark-start: setup
