@@ -1,4 +1,5 @@
-"""The core's commands of ``workbench``: ``check``, ``spark start|stop|status``, ``generate``,
+"""The core's commands of ``workbench``: ``check``, ``spark start|stop|status``,
+``postgres start|stop|status``, ``generate``,
 ``run``, ``backfill``, ``ledger``.
 
 A user mistake prints one line (``error: ...``) and exits 2; a pipeline that fails exits 1
@@ -87,6 +88,29 @@ def cmd_spark(args: argparse.Namespace) -> int:
         status = spark.connect_server_status(config)
         state = f"running (pid {status['pid']})" if status["pid"] else "not running"
         console.print(f"Spark Connect server {state} at {status['url']}")
+        return 0 if status["pid"] else 1
+    return 0
+
+
+def cmd_postgres(args: argparse.Namespace) -> int:
+    """The production profile's PostgreSQL server (pipelines_core.postgres)."""
+    from pipelines_core.postgres import PostgresServer
+
+    server = PostgresServer(config_from_args(args))
+    console = rich_console()
+    if args.action == "start":
+        t0 = time.monotonic()
+        status = server.start()
+        console.print(f"PostgreSQL listening at {status['url']} (pid {status['pid']}, "
+                      f"{time.monotonic() - t0:.1f} s); databases: "
+                      f"{', '.join(status['databases'])}; log: {status['log']}")
+    elif args.action == "stop":
+        console.print("PostgreSQL stopped" if server.stop() else
+                      "no PostgreSQL started by the workbench is running")
+    else:
+        status = server.status()
+        state = f"running (pid {status['pid']})" if status["pid"] else "not running"
+        console.print(f"PostgreSQL {state} at {status['url']}; data: {status['data']}")
         return 0 if status["pid"] else 1
     return 0
 
@@ -265,6 +289,8 @@ def core_commands(prog: str = "workbench", description: str = "") -> CommandLine
     line = CommandLine(prog, description or __doc__.split("\n")[0])
     line.add("check", cmd_check, "check Java, uv, environments, Spark")
     p = line.add("spark", cmd_spark, "the Spark Connect server")
+    p.add_argument("action", choices=("start", "stop", "status"))
+    p = line.add("postgres", cmd_postgres, "the production profile's PostgreSQL server")
     p.add_argument("action", choices=("start", "stop", "status"))
     _dated(line.add("generate", cmd_generate, "write bronze exports"))
     for name, handler, text in (("run", cmd_run, "run dates directly"),

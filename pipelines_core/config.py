@@ -41,6 +41,8 @@ class WorkbenchConfig:
             executors; ``127.0.0.1`` (the default) only reaches workers on this host, so set
             it to this machine's address (or service name) when workers run elsewhere.
         shuffle_partitions: ``spark.sql.shuffle.partitions``; small data wants few.
+        postgres_port: Port of the workbench's own PostgreSQL server (the production
+            profile's metadata databases) on 127.0.0.1.
         alert_webhook: URL that alerts are POSTed to, besides the JSON-lines file.
         sensor_timeout_s: How long the export sensor waits for the bronze export.
         sensor_poke_s: How often the export sensor looks.
@@ -65,6 +67,7 @@ class WorkbenchConfig:
     spark_driver_memory: str = "2g"
     spark_driver_host: str = "127.0.0.1"
     shuffle_partitions: int = 4
+    postgres_port: int = 5433
     alert_webhook: str = ""
     sensor_timeout_s: float = 60.0
     sensor_poke_s: float = 2.0
@@ -85,6 +88,8 @@ class WorkbenchConfig:
                f"must be one of {', '.join(SPARK_MODES)}")
         _check(1 <= self.spark_connect_port <= 65535, "spark_connect_port",
                self.spark_connect_port, "must be a TCP port")
+        _check(1 <= self.postgres_port <= 65535, "postgres_port", self.postgres_port,
+               "must be a TCP port")
         _check(self.shuffle_partitions >= 1, "shuffle_partitions", self.shuffle_partitions,
                "must be at least 1")
         _check(self.sensor_timeout_s > 0, "sensor_timeout_s", self.sensor_timeout_s,
