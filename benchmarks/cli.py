@@ -20,7 +20,7 @@ from typing import Any
 
 from benchmarks import report
 from benchmarks.harness import ADAPTERS, Harness
-from benchmarks.plan import SCENARIOS, BenchPlan
+from benchmarks.plan import PROFILES, SCENARIOS, BenchPlan
 from benchmarks.results import write_results
 from pipelines_core.config import PROJECT_ROOT, WorkbenchConfig, load_config
 from pipelines_core.errors import WorkbenchError
@@ -56,6 +56,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--out", help="reports folder (default: reports/)")
     parser.add_argument("--scenarios", help=f"comma-separated subset of {','.join(SCENARIOS)} "
                         "(default: all; the happy path always runs)")
+    parser.add_argument("--profile", choices=PROFILES, default="production",
+                        help="production: every orchestrator's metadata on the workbench's "
+                        "PostgreSQL, as their docs recommend (default); default: each "
+                        "quickstart's SQLite")
     parser.add_argument("--repetitions", type=int,
                         help="counted runs of the happy path and the floor, after one "
                         "warm-up (default: the preset's)")
@@ -70,6 +74,8 @@ def plan_from(args: argparse.Namespace, names: list[str]) -> BenchPlan:
         changes["scenarios"] = tuple(dict.fromkeys(["happy_path", *asked]))
     if getattr(args, "scale", None):
         changes["scale"] = args.scale
+    if getattr(args, "profile", None):
+        changes["profile"] = args.profile
     if getattr(args, "repetitions", None) is not None:
         changes["repetitions"] = args.repetitions
     try:

@@ -114,6 +114,7 @@ class Harness:
         for n in names:
             try:
                 adapters[n] = load_adapter(n, cfg, **self.adapter_options.get(n, {}))
+                adapters[n].use_profile(self.plan.profile)
             except Exception as exc:  # noqa: BLE001 - a missing adapter is a reported result
                 per[n]["errors"].append(f"adapter unavailable: {type(exc).__name__}: {exc}")
         scenarios = self.scenarios

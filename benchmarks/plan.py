@@ -24,6 +24,7 @@ RETRY_FAULTS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 HANG_PAST_TIMEOUT_S = 5.0
 SCENARIOS = ("happy_path", "retries", "backfill", "observability")
+PROFILES = ("production", "default")
 
 
 @dataclass
@@ -55,6 +56,10 @@ class BenchPlan:
     # baseline); retries can be narrowed to some fault kinds.
     scenarios: tuple[str, ...] = SCENARIOS
     retry_kinds: tuple[str, ...] = tuple(RETRY_FAULTS)
+    # Where the orchestrators keep their metadata: ``production`` (the workbench's
+    # PostgreSQL, as every orchestrator's docs recommend beyond development) or ``default``
+    # (each quickstart's SQLite).
+    profile: str = "production"
 
     def __post_init__(self) -> None:
         unknown = [s for s in self.scenarios if s not in SCENARIOS]
@@ -65,6 +70,8 @@ class BenchPlan:
             raise ValueError("the bad-day range needs at least 2 days: a good one and the bad")
         if self.repetitions < 1:
             raise ValueError("repetitions must be at least 1")
+        if self.profile not in PROFILES:
+            raise ValueError(f"unknown profile {self.profile!r}; known: {', '.join(PROFILES)}")
         if unknown:
             raise ValueError(f"unknown scenario(s) {', '.join(unknown)}; known: "
                              f"{', '.join(SCENARIOS)} and retry kinds {', '.join(RETRY_FAULTS)}")

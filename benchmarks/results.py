@@ -17,7 +17,7 @@ from benchmarks.measures import median
 from benchmarks.plan import BENCH_RETRY, BenchPlan
 from pipelines_core.config import PROJECT_ROOT, WorkbenchConfig
 
-SCHEMA_VERSION = "1.6.0"
+SCHEMA_VERSION = "1.7.0"
 SCHEMA_PATH = Path(__file__).with_name("results.schema.json")
 NO_BACKFILL = ("days", "wall_s", "partitions_per_min", "identical_to_direct", "rerun_wall_s",
                "rerun_steps_executed")
@@ -50,7 +50,10 @@ def orchestrator_results(adapter: Adapter | None, data: dict[str, Any],
                          direct_wall: float | None) -> dict[str, Any]:
     """One orchestrator's entry: capabilities, errors, the settings it ran with, what its
     adapter did to its services in the open, and every scenario's figures."""
+    services = adapter is not None and getattr(adapter, "service", None) is not None
     return {
+        "profile": adapter.profile if services else None,
+        "mode": getattr(adapter, "mode", None) if adapter else None,
         "capabilities": capabilities(adapter) if adapter else {},
         "errors": data["errors"],
         "settings": dict(adapter.settings) if adapter else {},
@@ -74,9 +77,25 @@ def assemble(plan: BenchPlan, config: WorkbenchConfig, adapters: dict[str, Adapt
             "configuration": {"plan": plan.to_dict(),
                               "retry": {**BENCH_RETRY, "step_timeout_s": plan.step_timeout_s},
                               "fault_plans": {k: {s: f} for k, (s, f) in plan.faults().items()},
-                              "spark": config.connect_url},
+                              "spark": config.connect_url,
+                              "postgres": postgres_settings(config, adapters)},
             "orchestrators": {name: orchestrator_results(adapters.get(name), data, direct_wall)
                               for name, data in per.items()}}
+
+
+def postgres_settings(config: WorkbenchConfig, adapters: dict[str, Adapter]
+                      ) -> dict[str, Any] | None:
+    """The workbench's PostgreSQL as the production profile's rows used it: version, where
+    it listened, its settings that differ from PostgreSQL's defaults. None when no row ran on
+    it."""
+    from pipelines_core import postgres
+
+    if not any(a.profile == "production" and getattr(a, "service", None) is not None
+               for a in adapters.values()):
+        return None
+    return {"version": postgres.version(), "port": config.postgres_port,
+            "settings": dict(postgres.SETTINGS),
+            "databases": {name: name for name in postgres.DATABASES}}
 
 
 def environment() -> dict[str, Any]:

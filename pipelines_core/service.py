@@ -16,6 +16,13 @@ supervises: a component that dies is reported ``down`` until someone restarts it
 
 Settings travel as environment: the caller's ``WORKBENCH_*`` variables (the configuration of
 the steps the orchestrator runs) and the orchestrator's own variables reach every component.
+
+Profiles (``--profile``): ``default`` keeps each orchestrator's quickstart storage (SQLite
+files in its home); ``production`` puts its metadata in its own database on the workbench's
+PostgreSQL server (:mod:`pipelines_core.postgres`, started by ``up`` when it does not run), as
+every orchestrator's docs recommend beyond development. Options of ``up`` (the profile, and
+those a subclass adds to :attr:`Service.option_defaults`) are recorded, so that ``status``,
+``restart`` and a later ``up`` without them keep what runs.
 """
 
 from __future__ import annotations
@@ -32,10 +39,12 @@ from typing import Any, Callable, Sequence
 
 from pipelines_core.config import WorkbenchConfig, config_for
 from pipelines_core.errors import WorkbenchError
+from pipelines_core.postgres import PostgresServer
 from pipelines_core.procs import (ProcessRecord, kill_group, poll_until, port_open,
                                   start_recorded, stop_group, wait_port_free)
 
 HEALTHY, STARTING, UNHEALTHY, DOWN = "healthy", "starting", "unhealthy", "down"
+PROFILES = ("production", "default")
 
 
 class ServiceError(WorkbenchError):
@@ -108,6 +117,8 @@ class Service(abc.ABC):
     #: The component that serves ``--port``: without ``--port``, a running home's commands
     #: (``status``, ``kill``, ``restart``) use the port that component was started on.
     port_component: str | None = None
+    #: Options that ``up`` records and later commands keep (name: default when never given).
+    option_defaults: dict[str, Any] = {"profile": "default"}
 
     def __init__(self, home: Path | None = None, port: int | None = None, *,
                  config: WorkbenchConfig | None = None,
@@ -119,6 +130,41 @@ class Service(abc.ABC):
         served = self.record(self.port_component) if self.port_component else None
         if port is None and served is not None and served.port:
             self.port = served.port
+
+    # --- options and profile ----------------------------------------------------------------
+
+    def option(self, name: str) -> Any:
+        """An option as given, else as the last ``up`` of this home recorded it, else its
+        default: so ``status`` and ``restart`` see what runs."""
+        given = getattr(self.options, name, None)
+        if given is not None:
+            return given
+        try:
+            used = json.loads(self.options_path.read_text())
+        except (OSError, ValueError):
+            used = {}
+        return used.get(name, self.option_defaults[name])
+
+    @property
+    def options_path(self) -> Path:
+        return self.record_dir / "options.json"
+
+    def record_options(self) -> None:
+        self.record_dir.mkdir(parents=True, exist_ok=True)
+        self.options_path.write_text(json.dumps({n: self.option(n)
+                                                 for n in self.option_defaults}))
+
+    @property
+    def profile(self) -> str:
+        return str(self.option("profile"))
+
+    def database_url(self, driver: str) -> str | None:
+        """On the production profile, the URL (SQLAlchemy style, ``driver`` e.g.
+        ``postgresql+psycopg2``) of this orchestrator's database on the workbench's PostgreSQL
+        server (which ``up`` starts when it does not run); None on the default profile."""
+        if self.profile != "production":
+            return None
+        return PostgresServer(self.config).url(self.orchestrator, driver)
 
     # --- what a subclass says ---------------------------------------------------------------
 
@@ -241,6 +287,10 @@ class Service(abc.ABC):
         :meth:`after_up`. On failure, what this call started is stopped again."""
         before = {r.name for r in self.status().components if r.health != DOWN}
         self.home.mkdir(parents=True, exist_ok=True)
+        self.record_options()
+        if self.profile == "production":
+            say("starting the workbench's PostgreSQL (production profile)")
+            PostgresServer(self.config).start()
         try:
             self.prepare()
             for comp in self.components():
@@ -334,6 +384,10 @@ def main(service_cls: type[Service], argv: Sequence[str] | None = None) -> int:
                         help=f"the port of its API/UI on 127.0.0.1 (default "
                              f"{service_cls.default_port})")
     parser.add_argument("--json", action="store_true", help="print the status as JSON")
+    parser.add_argument("--profile", choices=PROFILES,
+                        help="up: production (metadata on the workbench's PostgreSQL) or "
+                             "default (the quickstart's SQLite); default: what the last up "
+                             "used, else default")
     service_cls.add_options(parser)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("up", help="start every component and wait until all are healthy")

@@ -87,8 +87,9 @@ def masked(key: str, value: str) -> str:
 
 
 class AirflowService(Service):
-    """Scheduler, dag-processor, triggerer and api-server over ``<home>`` (SQLite inside it
-    unless ``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN`` names another database)."""
+    """Scheduler, dag-processor, triggerer and api-server over ``<home>``: the metadata
+    database is SQLite inside it on the default profile, Postgres on the production profile
+    (a caller's ``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN`` wins over both)."""
 
     orchestrator = ORCHESTRATOR
     default_port = 8080
@@ -112,7 +113,9 @@ class AirflowService(Service):
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(self.passwords_file),
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{url}/execution/",
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.home / 'airflow.db'}",
+            # the production profile's Postgres database, else the quickstart's SQLite file
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": (self.database_url("postgresql+psycopg2")
+                                                    or f"sqlite:///{self.home / 'airflow.db'}"),
             "AIRFLOW__API__HOST": "127.0.0.1",
             "AIRFLOW__API__PORT": str(self.port),
             "AIRFLOW__API__BASE_URL": url,

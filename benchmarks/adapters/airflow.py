@@ -314,6 +314,7 @@ class StatsdListener:
 
 class AirflowAdapter(Adapter):
     name = "airflow"
+    mode = "LocalExecutor (a process per task, forked by the scheduler)"
     namespace = "airflow"
     capabilities = Capabilities(
         exponential_backoff=True, max_retry_delay=True, retry_jitter=True,

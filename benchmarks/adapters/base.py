@@ -111,6 +111,8 @@ class Adapter(abc.ABC):
 
     name: str = ""
     namespace: str = ""
+    #: How the orchestrator runs the steps in this row (executor, worker type).
+    mode: str = ""
     capabilities: Capabilities
 
     def __init__(self, config: WorkbenchConfig) -> None:
@@ -121,6 +123,17 @@ class Adapter(abc.ABC):
         self.incidents: list[dict[str, Any]] = []
         # Settings the adapter runs the orchestrator with that differ from its defaults.
         self.settings: dict[str, str] = {}
+        self.profile = "default"
+
+    def use_profile(self, profile: str) -> None:
+        """Run the orchestrator's services on ``profile`` from the next ``start()``:
+        ``production`` (its metadata on the workbench's PostgreSQL, as its docs recommend
+        beyond development) or ``default`` (its quickstart's SQLite). The direct runner has
+        no services and keeps no metadata: the profile changes nothing there."""
+        self.profile = profile
+        service = getattr(self, "service", None)
+        if service is not None:
+            service.profile = profile
 
     def start(self) -> None:
         """Start the orchestrator's services (server, scheduler, daemon)."""

@@ -38,6 +38,7 @@ from benchmarks.adapters.base import (Adapter, AttemptView, BackfillView, Capabi
                                       RunView, StepView)
 from benchmarks.adapters.luigi_api import HistoryTask, LuigidClient
 from benchmarks.adapters.service import ServiceCommand, impl_dir, impl_python
+from pipelines_core.postgres import PostgresServer
 from pipelines_core.http import HttpError
 from pipelines_core.procs import free_port, stop_group
 from pipelines_core.runner import date_range
@@ -55,6 +56,7 @@ def _iso(ts: float) -> str:
 
 class LuigiAdapter(Adapter):
     name = "luigi"
+    mode = "central scheduler (luigid) with local worker processes, one per task"
     namespace = "luigi"
     capabilities = Capabilities(
         exponential_backoff=False, max_retry_delay=False, retry_jitter=False,
@@ -126,7 +128,11 @@ class LuigiAdapter(Adapter):
             self.port = self.service.port = running["port"]
         status = self.service.up()
         self.url = status["url"]
-        self.history_db = Path(status["info"]["task_history"])
+        # the task history's store: a SQLite file, or (production profile) the luigi
+        # database, whose URL the service shows with its password hidden
+        self.history_db = (PostgresServer(self.config).url("luigi")
+                           if status["info"].get("profile") == "production"
+                           else Path(status["info"]["task_history"]))
         self.settings = {
             **status["info"]["settings"],
             "luigid --fresh-state": "scheduler state deleted before luigid starts"

@@ -7,7 +7,8 @@ client would:
   ``get_task_status_message``, ``re_enable_task``...), the scheduler's live view: states of
   the tasks it still holds.
 - luigid's own store of its task history, written with ``[scheduler] record_task_history``
-  (SQLAlchemy, here SQLite): one ``tasks`` row per task and its ``task_events`` (PENDING,
+  (SQLAlchemy: a SQLite file on the default profile, the ``luigi`` database on the
+  workbench's PostgreSQL on the production profile): one ``tasks`` row per task and its ``task_events`` (PENDING,
   RUNNING, FAILED, DONE) with timestamps. luigid serves it only as HTML pages
   (``/history``), so the history is read from that store, read-only.
 - ``/metrics``: the Prometheus collector's counters per task family and date.
@@ -18,12 +19,14 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import subprocess
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from pipelines_core.http import HttpClient
+from pipelines_core.postgres import pg_bin
 
 
 @dataclass
@@ -91,7 +94,10 @@ class LuigidClient:
 
     def __init__(self, url: str, history_db: Path | str | None = None, timeout_s: float = 10):
         self.url = url.rstrip("/")
-        self.history_db = Path(history_db) if history_db else None
+        # a SQLite file, or a postgresql:// URL (kept as text)
+        self.history_db: Path | str | None = (
+            history_db if isinstance(history_db, str) and "://" in history_db
+            else Path(history_db) if history_db else None)
         self.http = HttpClient(self.url, timeout_s=timeout_s)
 
     # --- the RPC API --------------------------------------------------------------------
@@ -123,23 +129,49 @@ class LuigidClient:
     def history(self, family_prefix: str = "", **params: str) -> list[HistoryTask]:
         """Tasks in the history whose family starts with ``family_prefix`` and whose
         parameters equal ``params`` (e.g. ``date="2026-10-01"``)."""
+        tasks = self._select("SELECT id, task_id, name, host FROM tasks WHERE name LIKE {} "
+                             "ORDER BY id", family_prefix + "%")
+        if not tasks:
+            return []
+        ids = ", ".join(str(int(t[0])) for t in tasks)
+        pars: dict[int, dict[str, str]] = {}
+        for tid, name, value in self._select(
+                f"SELECT task_id, name, value FROM task_parameters WHERE task_id IN ({ids})"):
+            pars.setdefault(int(tid), {})[name] = value
+        events: dict[int, list[tuple[str, datetime]]] = {}
+        for tid, event, ts in self._select(
+                f"SELECT task_id, event_name, ts FROM task_events WHERE task_id IN ({ids}) "
+                "ORDER BY ts, id"):
+            events.setdefault(int(tid), []).append((event, _utc(str(ts))))
+        out = []
+        for rid, task_id, name, host in tasks:
+            mine = pars.get(int(rid), {})
+            if all(mine.get(k) == v for k, v in params.items()):
+                out.append(HistoryTask(int(rid), task_id, name, mine, host,
+                                       events.get(int(rid), [])))
+        return out
+
+    def _select(self, sql: str, *args: str) -> list[tuple[Any, ...]]:
+        """Rows of ``sql`` (``{}`` marks a text argument) from the history store, read-only:
+        a SQLite file, or a Postgres database (a ``postgresql://`` URL) through ``psql``.
+        Nothing when the store does not exist yet."""
+        if isinstance(self.history_db, str):
+            quoted = ["'" + a.replace("'", "''") + "'" for a in args]
+            out = subprocess.run(
+                [str(pg_bin() / "psql"), "-X", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1",
+                 "-c", "SET default_transaction_read_only = on; " + sql.format(*quoted),
+                 self.history_db], capture_output=True, text=True, timeout=60)
+            if out.returncode != 0:
+                if "does not exist" in out.stderr:  # luigid creates its tables lazily
+                    return []
+                raise RuntimeError(f"psql on luigid's task history: {out.stderr.strip()}")
+            return [tuple(line.split("\t")) for line in out.stdout.splitlines()
+                    if line and line != "SET"]
         if self.history_db is None or not self.history_db.exists():
             return []
         con = sqlite3.connect(f"file:{self.history_db}?mode=ro", uri=True, timeout=10)
         try:
-            rows = con.execute("SELECT id, task_id, name, host FROM tasks WHERE name LIKE ? "
-                               "ORDER BY id", (family_prefix + "%",)).fetchall()
-            tasks = []
-            for rid, task_id, name, host in rows:
-                pars = dict(con.execute("SELECT name, value FROM task_parameters "
-                                        "WHERE task_id = ?", (rid,)).fetchall())
-                if any(pars.get(k) != v for k, v in params.items()):
-                    continue
-                events = [(e, _utc(ts)) for e, ts in con.execute(
-                    "SELECT event_name, ts FROM task_events WHERE task_id = ? "
-                    "ORDER BY ts, id", (rid,)).fetchall()]
-                tasks.append(HistoryTask(rid, task_id, name, pars, host, events))
-            return tasks
+            return con.execute(sql.format(*["?"] * len(args)), args).fetchall()
         finally:
             con.close()
 

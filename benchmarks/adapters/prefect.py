@@ -52,6 +52,7 @@ def _parse(ts: str | None) -> datetime | None:
 
 class PrefectAdapter(Adapter):
     name = "prefect"
+    mode = "process worker (a subprocess per flow run, tasks in its threads)"
     namespace = "prefect"
     capabilities = Capabilities(
         exponential_backoff=True, max_retry_delay=False, retry_jitter=True,

@@ -41,22 +41,27 @@ class ServiceCommand:
         env: The environment of the command and so of every component it starts (the
             configuration's ``WORKBENCH_*`` variables, the orchestrator's own settings).
         options: Orchestrator-specific options placed before the action.
+        profile: ``production`` or ``default`` (``--profile``); the command's own choice
+            (what the home's last ``up`` used) when None.
     """
 
     def __init__(self, orchestrator: str, home: Path, *, port: int | None = None,
-                 env: Mapping[str, str] | None = None, options: list[str] | None = None
-                 ) -> None:
+                 env: Mapping[str, str] | None = None, options: list[str] | None = None,
+                 profile: str | None = None) -> None:
         self.orchestrator = orchestrator
         self.home = Path(home)
         self.port = port
         self.env = dict(env if env is not None else os.environ)
         self.options = list(options or [])
+        self.profile = profile
 
     def argv(self, *action: str) -> list[str]:
         argv = [str(impl_python(self.orchestrator)), "-m",
                 f"workbench_{self.orchestrator}.service", "--home", str(self.home), "--json"]
         if self.port:
             argv += ["--port", str(self.port)]
+        if self.profile:
+            argv += ["--profile", self.profile]
         return argv + self.options + list(action)
 
     def run(self, *action: str, timeout_s: float = 600) -> dict[str, Any]:

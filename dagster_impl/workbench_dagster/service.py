@@ -6,7 +6,8 @@ process group on 127.0.0.1::
         [--code-server-port 4000] [--max-concurrent-runs N] [--backfill-runs N]
         [--automation | --no-automation]  up | down | status | kill C | restart C
 
-``up`` writes ``dagster.yaml`` (SQLite storage, a bounded run queue, run monitoring, the
+``up`` writes ``dagster.yaml`` (SQLite storage on the default profile, ``dagster-postgres``
+storage on the production profile, a bounded run queue, run monitoring, the
 core's log lines captured) and a ``workspace.yaml`` naming the code server; the webserver
 and the daemon load the code location from that server, and the code server launches each
 run's worker (Dagster's ``DefaultRunLauncher``). ``status --json`` gives, besides each
@@ -21,6 +22,7 @@ import copy
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -36,6 +38,7 @@ DEFINITIONS = "workbench_dagster.definitions"
 LOCATION = "workbench"
 REPOSITORY = "__repository__"
 CODE_SERVER_PORT = 4000
+PASSWORD_VAR = "DAGSTER_DB_PASSWORD"
 
 # The daemon evaluates the ML automation sensor as soon as it starts, whatever
 # ``auto_materialize.enabled`` says; the definitions read this switch to declare it stopped.
@@ -52,6 +55,7 @@ FORKSERVER_PRELOAD = [
     "dagster._core.storage.runs.sqlite.sqlite_run_storage",
     "dagster._core.storage.event_log.sqlite.sqlite_event_log",
     "dagster._core.storage.schedules.sqlite.sqlite_schedule_storage",
+    "dagster_postgres.storage",  # the production profile's storages
     "dagster._core.storage.local_compute_log_manager", "alembic.command"]
 RUN_CONFIG = {
     "multiprocess": {"execution": {"config": {"multiprocess": {"start_method": {
@@ -72,10 +76,24 @@ DEFAULTS = {"run_coordinator.module": "dagster.core.run_coordinator",
             "telemetry.enabled": True, "DAGSTER_GRPC_TIMEOUT_SECONDS": "60"}
 
 
-def instance_settings(max_concurrent_runs: int, backfill_runs: int, automation: bool
-                      ) -> dict[str, Any]:
-    """The instance's ``dagster.yaml``."""
-    return {
+def postgres_storage(url: str) -> dict[str, Any]:
+    """``storage: postgres`` (``dagster-postgres``: runs, event log, schedules) for a
+    ``postgresql://user:password@host:port/db`` URL; the password stays out of the file,
+    read from ``DAGSTER_DB_PASSWORD`` (as in the compose stack)."""
+    parts = urlsplit(url)
+    return {"postgres": {"postgres_db": {
+        "hostname": parts.hostname, "port": parts.port, "db_name": parts.path.lstrip("/"),
+        "username": parts.username, "password": {"env": PASSWORD_VAR},
+        # SQLAlchemy 2.1 takes a bare postgresql:// for psycopg 3; the driver installed with
+        # dagster-postgres is psycopg2
+        "scheme": parts.scheme}}}
+
+
+def instance_settings(max_concurrent_runs: int, backfill_runs: int, automation: bool,
+                      storage: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The instance's ``dagster.yaml``: SQLite files in the home (Dagster's default) unless
+    ``storage`` says otherwise."""
+    return {**({"storage": storage} if storage else {}),
         "run_coordinator": {
             "module": "dagster.core.run_coordinator", "class": "QueuedRunCoordinator",
             "config": {"max_concurrent_runs": max_concurrent_runs,
@@ -124,18 +142,18 @@ class DagsterService(Service):
         written = self.written()
         queue = written.get("run_coordinator", {}).get("config", {})
         limit = (queue.get("tag_concurrency_limits") or [{}])[0].get("limit")
-        self.max_concurrent_runs = self.option("max_concurrent_runs",
+        self.max_concurrent_runs = self.choice("max_concurrent_runs",
                                                queue.get("max_concurrent_runs"), 2)
-        self.backfill_runs = self.option("backfill_runs", limit, self.max_concurrent_runs)
-        self.automation = self.option("automation", written.get("auto_materialize", {}).get(
+        self.backfill_runs = self.choice("backfill_runs", limit, self.max_concurrent_runs)
+        self.automation = self.choice("automation", written.get("auto_materialize", {}).get(
             "enabled"), True)
         # A recorded code server keeps its port: the workspace of the webserver and the daemon
         # names it.
         rec = self.record("code-server")
         self.code_server_port = ((rec.port if rec else None)
-                                 or self.option("code_server_port", None, CODE_SERVER_PORT))
+                                 or self.choice("code_server_port", None, CODE_SERVER_PORT))
 
-    def option(self, name: str, written: Any, default: Any) -> Any:
+    def choice(self, name: str, written: Any, default: Any) -> Any:
         """An option as given, else as the home's files have it, else its default."""
         given = getattr(self.options, name, None)
         return given if given is not None else written if written is not None else default
@@ -171,8 +189,9 @@ class DagsterService(Service):
             return {}
 
     def settings(self) -> dict[str, Any]:
+        url = self.database_url("postgresql+psycopg2")
         return instance_settings(self.max_concurrent_runs, self.backfill_runs,
-                                 self.automation)
+                                 self.automation, postgres_storage(url) if url else None)
 
     def prepare(self) -> None:
         self.dagster_yaml.write_text(yaml.safe_dump(self.settings(), sort_keys=False))
@@ -185,6 +204,9 @@ class DagsterService(Service):
                "PATH": f"{BIN}:{super().env().get('PATH', '')}",
                AUTOMATION_SWITCH: "on" if self.automation else "off"}
         env.pop("VIRTUAL_ENV", None)
+        url = self.database_url("postgresql+psycopg2")
+        if url:
+            env[PASSWORD_VAR] = urlsplit(url).password
         # Launching a run asks the code server to start its worker; on a loaded small machine
         # that took longer than the 60 s default and the daemon failed the queued run.
         env.setdefault("DAGSTER_GRPC_TIMEOUT_SECONDS", "300")

@@ -6,7 +6,8 @@
 
 ``luigid`` is started as Luigi's docs start it (``luigid --address 127.0.0.1 --port P
 --state-path ... --logdir ...``) with the luigi.cfg written from the spec and the workbench
-configuration (``LUIGI_CONFIG_PATH``): task history in SQLite, Prometheus metrics on
+configuration (``LUIGI_CONFIG_PATH``): task history in SQLite (default profile) or in the
+workbench's PostgreSQL (production profile), Prometheus metrics on
 ``/metrics``, the visualiser at ``/``. Healthy means its JSON API answers. The home
 (default ``<state_dir>/luigi``) holds luigi.cfg, the scheduler state, the task history and
 the logs of luigid and of the workers.
@@ -26,7 +27,7 @@ from typing import Any
 
 from pipelines_core.config import WorkbenchConfig, config_for
 from pipelines_core.http import HttpClient
-from pipelines_core.service import DOWN, Component, Service, main
+from pipelines_core.service import DOWN, Component, Service, hide_password, main
 
 from workbench_luigi.settings import (ORCHESTRATOR, luigi_settings, non_default, state_root,
                                       write_luigi_cfg)
@@ -59,8 +60,10 @@ class LuigiService(Service):
         return self.home / "luigid-state.pickle"
 
     @property
-    def history_db(self) -> Path:
-        return self.home / "task-history.sqlite"
+    def history_db(self) -> Path | str:
+        """The task history's store: a SQLite file in the home on the default profile, the
+        ``luigi`` database on the production profile."""
+        return self.database_url("postgresql+psycopg2") or self.home / "task-history.sqlite"
 
     def settings(self) -> dict[str, dict[str, str]]:
         return luigi_settings(self.config, history_db=self.history_db,
@@ -89,14 +92,16 @@ class LuigiService(Service):
             (self.home / "logs").mkdir(parents=True, exist_ok=True)
             write_luigi_cfg(self.config, self.config_path, history_db=self.history_db,
                             state_path=self.state_path)
+            self.config_path.chmod(0o600)  # it may hold the history database's password
         return super().start_component(comp, say)
 
     def info(self) -> dict[str, Any]:
         return {"visualiser": f"{self.url}/static/visualiser/index.html",
                 "config": str(self.config_path), "state_path": str(self.state_path),
-                "task_history": str(self.history_db), "logs": str(self.home / "logs"),
+                "task_history": hide_password(str(self.history_db)),
+                "logs": str(self.home / "logs"), "profile": self.profile,
                 "fresh_state": bool(getattr(self.options, "fresh_state", False)),
-                "settings": non_default(self.settings())}
+                "settings": {k: hide_password(v) for k, v in non_default(self.settings()).items()}}
 
 
 if __name__ == "__main__":

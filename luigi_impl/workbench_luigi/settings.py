@@ -33,7 +33,7 @@ def retry_delay_s(config: WorkbenchConfig) -> float:
     return min(delays)
 
 
-def luigi_settings(config: WorkbenchConfig, *, history_db: Path | None = None,
+def luigi_settings(config: WorkbenchConfig, *, history_db: Path | str | None = None,
                    state_path: Path | None = None) -> dict[str, dict[str, str]]:
     """``{section: {key: value}}`` for luigi.cfg: the same for luigid and for the workers."""
     root = state_root(config)
@@ -76,7 +76,9 @@ def luigi_settings(config: WorkbenchConfig, *, history_db: Path | None = None,
             "metrics_collector": "prometheus",
             "stable_done_cooldown_secs": "0",
         },
-        "task_history": {"db_connection": f"sqlite:///{history_db}"},
+        # a SQLite file, or a database URL (the production profile's Postgres)
+        "task_history": {"db_connection": history_db if "://" in str(history_db)
+                         else f"sqlite:///{history_db}"},
         "prometheus": {
             "use_task_family_in_labels": "true",
             "task_parameters_to_use_in_labels": '["date"]',

@@ -47,12 +47,13 @@ DEFAULTS = {"worker_limit": 4, "ml_trigger": True}
 
 
 class PrefectService(Service):
-    """``prefect server start`` and one process worker over ``<home>`` (SQLite inside it
-    unless ``PREFECT_API_DATABASE_CONNECTION_URL`` names another database)."""
+    """``prefect server start`` and one process worker over ``<home>``: its database is SQLite
+    inside the home on the default profile, Postgres on the production profile."""
 
     orchestrator = ORCHESTRATOR
     default_port = 4200
     port_component = "server"
+    option_defaults = {**Service.option_defaults, **DEFAULTS}
 
     @classmethod
     def add_options(cls, parser: argparse.ArgumentParser) -> None:
@@ -64,22 +65,6 @@ class PrefectService(Service):
                             help="deploy lead_scoring_mlops with its event trigger on fresh "
                                  "silver customers enabled or disabled (default: what the "
                                  "last `up` used, else enabled)")
-
-    def option(self, name: str) -> Any:
-        """An option as given, else as the last ``up`` of this home used it, else its
-        default: so ``status`` and ``restart`` see what runs."""
-        given = getattr(self.options, name, None)
-        if given is not None:
-            return given
-        try:
-            used = json.loads(self.options_path.read_text())
-        except (OSError, ValueError):
-            used = {}
-        return used.get(name, DEFAULTS[name])
-
-    @property
-    def options_path(self) -> Path:
-        return self.record_dir / "options.json"
 
     @property
     def worker_limit(self) -> int:
@@ -93,10 +78,6 @@ class PrefectService(Service):
     def api_url(self) -> str:
         return f"{self.url}/api"
 
-    def prepare(self) -> None:
-        self.record_dir.mkdir(parents=True, exist_ok=True)
-        self.options_path.write_text(json.dumps({name: self.option(name) for name in DEFAULTS}))
-
     def client(self) -> HttpClient:
         """The server's REST API; a 503 (its SQLite database busy, the transaction rolled
         back) is asked again."""
@@ -106,10 +87,13 @@ class PrefectService(Service):
 
     def settings(self, component: str | None = None) -> dict[str, str]:
         """Every Prefect setting ``component`` (both when None) runs with that differs from
-        Prefect's default: the workbench's own, and any ``PREFECT_*`` the caller set (a
-        database URL)."""
+        Prefect's default: any ``PREFECT_*`` the caller set, then the workbench's own (on the
+        production profile, the server's database on the workbench's PostgreSQL)."""
         callers = {k: v for k, v in os.environ.items() if k.startswith("PREFECT_")}
         ours = {**SETTINGS, "PREFECT_HOME": str(self.home)}
+        database = self.database_url("postgresql+asyncpg")
+        if database and component in (None, "server"):
+            ours["PREFECT_API_DATABASE_CONNECTION_URL"] = database
         if component in (None, "server"):
             # The UI asks the API at PREFECT_UI_API_URL, which follows the port setting and
             # not --port: point it at this server, or the UI shows another server's runs.
