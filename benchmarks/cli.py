@@ -24,6 +24,7 @@ from benchmarks.plan import PROFILES, SCENARIOS, BenchPlan
 from benchmarks.results import write_results
 from pipelines_core.config import PROJECT_ROOT, WorkbenchConfig, load_config
 from pipelines_core.errors import WorkbenchError
+from pipelines_core.postgres import PostgresServer
 from pipelines_core.spark import (connect_server_status, start_connect_server,
                                   stop_connect_server, stop_sessions)
 
@@ -99,6 +100,10 @@ def run_bench(args: argparse.Namespace, config: WorkbenchConfig, console: Any) -
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started = not connect_server_status(config)["pid"]
     start_connect_server(config)
+    # the production profile's PostgreSQL: the service commands start it when they need it;
+    # a server this benchmark started is stopped at its end, as the Spark server is
+    postgres = PostgresServer(config)
+    postgres_before = postgres.running()
     t0 = time.monotonic()
     try:
         with console.status("benchmark starting") as status:
@@ -113,6 +118,8 @@ def run_bench(args: argparse.Namespace, config: WorkbenchConfig, console: Any) -
         stop_sessions()
         if started:
             stop_connect_server(config)
+        if not postgres_before:
+            postgres.stop()
     out_root = Path(args.out) if args.out else PROJECT_ROOT / "reports"
     folder = write_results(results, out_root)
     md, html = report.render(results, folder)

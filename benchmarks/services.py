@@ -25,6 +25,7 @@ from urllib.parse import urlparse
 
 from benchmarks.adapters.service import ServiceCommand, ServiceCommandError
 from pipelines_core.config import WorkbenchConfig, load_config
+from pipelines_core.postgres import PostgresServer
 from pipelines_core.procs import (ProcessRecord, cmdline, free_port, group_members,
                                   port_open)
 from pipelines_core.service import ComponentStatus, ServiceStatus
@@ -128,7 +129,11 @@ def start_ui(name: str, config: WorkbenchConfig, port: int | None = None) -> UiI
         raise RuntimeError(f"port {port} on 127.0.0.1 is taken by a process this state folder "
                            f"({config.state_dir}) did not record; stop it or choose another "
                            f"port (WORKBENCH_UI_PORT_{name.upper()})")
-    return UiInfo.from_status(name, service_command(name, config, port, ui_options(name)).up())
+    command = service_command(name, config, port, ui_options(name))
+    # the profile the home last ran on (a benchmark's), else the production profile
+    command.profile = None if (command.home / "service" / "options.json").exists() \
+        else "production"
+    return UiInfo.from_status(name, command.up())
 
 
 def running_ui(config: WorkbenchConfig, name: str) -> UiInfo | None:
@@ -193,7 +198,8 @@ def _spark_configs(config: WorkbenchConfig) -> list[WorkbenchConfig]:
 
 def down(config: WorkbenchConfig, say: Callable[[str], None] = print) -> list[str]:
     """``down`` of every recorded home's service command (in parallel), then the recorded
-    Spark Connect servers; returns what was stopped, one line each."""
+    Spark Connect servers and the workbench's PostgreSQL; returns what was stopped, one line
+    each."""
 
     def stop(entry: ServiceHome) -> list[str]:
         ServiceCommand(entry.orchestrator, entry.home).down()
@@ -218,6 +224,10 @@ def down(config: WorkbenchConfig, say: Callable[[str], None] = print) -> list[st
         if stop_connect_server(cfg) and pid:
             stopped.append(f"Spark Connect server ({cfg.spark_connect_port}): process group "
                            f"{pid}")
+    server = PostgresServer(config)
+    pid = server.status()["pid"]
+    if pid and server.stop():
+        stopped.append(f"PostgreSQL ({server.port}): process group {pid}")
     for line in stopped:
         say(f"stopped {line}")
     if not stopped:

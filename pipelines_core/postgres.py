@@ -171,6 +171,13 @@ class PostgresServer:
 
     def initdb(self) -> None:
         bin_dir = pg_bin()
+        self.root.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0 and subprocess.run(["runuser", "-u", OS_USER, "--", "test", "-x",
+                                                 str(self.root)]).returncode != 0:
+            raise PostgresError(
+                f"the {OS_USER} user, which runs PostgreSQL, cannot reach {self.root}: a "
+                f"folder above it is closed to other users; open them for traversal "
+                f"(chmod o+x) or set WORKBENCH_STATE_DIR to a folder under one that is open")
         shutil.rmtree(self.data, ignore_errors=True)
         self.data.mkdir(parents=True, mode=0o700)
         self.give_to_owner(self.data)

@@ -41,9 +41,12 @@ if ! command -v java >/dev/null 2>&1 || [[ ! "$(java_major)" =~ ^(17|21)$ ]]; th
   fi
 fi
 
+# The production profile keeps every orchestrator's metadata on a native PostgreSQL.
+bash scripts/apt-ensure.sh pg_ctlcluster postgresql || die "the production profile needs PostgreSQL"
+
 # The five environments, exactly as locked.
 for project in . airflow_impl prefect_impl dagster_impl luigi_impl; do
   [ -f "$project/uv.lock" ] || die "$project/uv.lock is missing"
   (cd "$project" && uv sync --frozen --quiet) || die "could not create the environment of $project"
 done
-say "setup complete: Java $(java_major), uv $(uv --version | cut -d' ' -f2), 5 environments"
+say "setup complete: Java $(java_major), uv $(uv --version | cut -d' ' -f2), PostgreSQL $(ls /usr/lib/postgresql | sort -n | tail -n1), 5 environments"

@@ -1,185 +1,142 @@
-"""Orchestrator metadata on Postgres instead of SQLite, proven natively: Debian's PostgreSQL
-started by the test on 127.0.0.1 (a temporary cluster), the compose stack's own database
-init script run against it, and a Prefect server on that database running one date of
-``customer_daily_etl``; the run and its task runs are then read from Postgres itself.
+"""The production profile: every orchestrator's metadata in its own database on the
+workbench's PostgreSQL (Debian's package, started natively on 127.0.0.1 in a temporary state
+folder), proven by reading each store back with ``psql`` after a real run, and by finding no
+SQLite file in any home.
 
-Prefect is the orchestrator whose locked environment already carries a Postgres driver
-(asyncpg); Airflow's and Dagster's locks do not yet (psycopg2, dagster-postgres).
+Each orchestrator runs one floor run (no-op steps: the graph, the branch, the records; no
+Spark) of ``customer_daily_etl`` through its adapter and service command, as the benchmark
+runs it.
 """
 
 from __future__ import annotations
 
-import glob
-import os
-import secrets
 import shutil
 import subprocess
 import tempfile
+import time
 from datetime import date
 from pathlib import Path
 
 import pytest
 
+from benchmarks.harness import load_adapter
 from pipelines_core import testing
-from pipelines_core.config import PROJECT_ROOT
-from pipelines_core.procs import free_port, port_open, start_group, stop_group, wait_for_port
+from pipelines_core.ledger import Ledger
+from pipelines_core.postgres import DATABASES, SUPERUSER, PostgresServer, pg_bin
+from pipelines_core.procs import free_port, port_open
 
 DAY = date(2026, 11, 2)
 PIPELINE = "customer_daily_etl"
-INIT_SCRIPT = PROJECT_ROOT / "docker" / "postgres" / "init-databases.sh"
-PREFECT_PYTHON = PROJECT_ROOT / "prefect_impl" / ".venv" / "bin" / "python"
-SUPERUSER = "workbench"
+BRANCHES = ("monthly_report", "daily_report")
 
-pytestmark = pytest.mark.timeout(600)
-
-
-def _pg_bin() -> Path:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"),
-                   key=lambda p: int(Path(p).parts[-3]))
-    if not found:
-        pytest.fail("PostgreSQL is missing: `make test-tools` installs Debian's postgresql")
-    return Path(found[-1]).parent
-
-
-class TempPostgres:
-    """A throw-away PostgreSQL cluster on 127.0.0.1: ``initdb`` into a temporary folder,
-    ``postgres`` in its own process group (as the ``postgres`` user when running as root,
-    since initdb refuses root), password authentication for every connection."""
-
-    def __init__(self) -> None:
-        self.bin = _pg_bin()
-        self.root = Path(tempfile.mkdtemp(prefix="wb-pg-"))
-        self.data = self.root / "data"
-        self.port = free_port()
-        self.password = secrets.token_urlsafe(16)
-        self.pgid: int | None = None
-
-    def _as_owner(self, cmd: list[str]) -> list[str]:
-        return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
-
-    def start(self) -> "TempPostgres":
-        pwfile = self.root / "pwfile"
-        pwfile.write_text(self.password + "\n")
-        if os.geteuid() == 0:
-            shutil.chown(self.root, "postgres")
-            shutil.chown(pwfile, "postgres")
-        subprocess.run(self._as_owner([str(self.bin / "initdb"), "-D", str(self.data),
-                                       "-U", SUPERUSER, "--pwfile", str(pwfile),
-                                       "--auth", "scram-sha-256", "-E", "UTF8",
-                                       "--locale", "C"]),
-                       check=True, capture_output=True, timeout=120)
-        log = self.root / "postgres.log"
-        if os.geteuid() == 0:
-            log.touch()
-            shutil.chown(log, "postgres")
-        proc = start_group(self._as_owner([
-            str(self.bin / "postgres"), "-D", str(self.data), "-p", str(self.port),
-            "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.root}",
-            "-c", "fsync=off"]), log=log)
-        self.pgid = proc.pid
-        wait_for_port(self.port, proc, timeout_s=60, what="postgres", log=log)
-        return self
-
-    def env(self, user: str = SUPERUSER, password: str | None = None) -> dict[str, str]:
-        return {**os.environ, "PGHOST": "127.0.0.1", "PGPORT": str(self.port),
-                "PGUSER": user, "PGPASSWORD": password or self.password}
-
-    def psql(self, sql: str, *, user: str = SUPERUSER, password: str | None = None,
-             db: str = "postgres") -> list[list[str]]:
-        out = subprocess.run([str(self.bin / "psql"), "-X", "-A", "-t", "-F", "\t",
-                              "-v", "ON_ERROR_STOP=1", "-d", db, "-c", sql],
-                             env=self.env(user, password), capture_output=True, text=True,
-                             timeout=60)
-        assert out.returncode == 0, out.stderr
-        return [line.split("\t") for line in out.stdout.splitlines() if line]
-
-    def stop(self) -> None:
-        if self.pgid is not None:
-            subprocess.run(self._as_owner([str(self.bin / "pg_ctl"), "stop", "-D",
-                                           str(self.data), "-m", "fast", "-w", "-t", "30"]),
-                           capture_output=True, timeout=60)
-            stop_group(self.pgid, grace_s=10)
-            self.pgid = None
-        shutil.rmtree(self.root, ignore_errors=True)
+pytestmark = pytest.mark.timeout(900)
 
 
 @pytest.fixture(scope="module")
-def postgres():
-    pg = TempPostgres()
+def production(tmp_path_factory):
+    """A configuration whose state folder holds its own PostgreSQL on a free port."""
+    # PostgreSQL runs as the postgres user when the suite runs as root: its folder must be
+    # reachable by that user, which pytest's own temporary folders (0700) are not
+    root = Path(tempfile.mkdtemp(prefix="wb-production-"))
+    root.chmod(0o711)
+    cfg = testing.make_config(root, noop=True, postgres_port=free_port())
+    server = PostgresServer(cfg)
+    t0 = time.monotonic()
+    server.start()
+    print(f"PostgreSQL initialised and ready in {time.monotonic() - t0:.1f} s")
     try:
-        yield pg.start()
+        yield cfg, server
     finally:
-        pg.stop()
-        assert not port_open(pg.port), "postgres still listens"
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+        assert not port_open(server.port), "postgres still listens"
 
 
-@pytest.fixture(scope="module")
-def databases(postgres):
-    """The compose stack's init script, run as the Postgres image runs it on a fresh volume."""
-    passwords = {f"{n.upper()}_DB_PASSWORD": secrets.token_urlsafe(16)
-                 for n in ("airflow", "prefect", "dagster")}
-    out = subprocess.run(["bash", str(INIT_SCRIPT)], capture_output=True, text=True,
-                         timeout=120, env={**postgres.env(), **passwords,
-                                           "POSTGRES_USER": SUPERUSER,
-                                           "PATH": f"{postgres.bin}:{os.environ['PATH']}"})
-    assert out.returncode == 0, out.stderr
-    return passwords
-
-
-def test_init_script_creates_one_database_and_role_per_orchestrator(postgres, databases):
-    rows = postgres.psql("SELECT datname, pg_get_userbyid(datdba) FROM pg_database "
-                         "WHERE datname IN ('airflow', 'prefect', 'dagster') ORDER BY 1")
-    assert rows == [["airflow", "airflow"], ["dagster", "dagster"], ["prefect", "prefect"]]
-    # each role logs in with its own password, and only with it
-    assert postgres.psql("SELECT current_user", user="dagster",
-                         password=databases["DAGSTER_DB_PASSWORD"], db="dagster") == [["dagster"]]
-    wrong = subprocess.run([str(postgres.bin / "psql"), "-X", "-d", "dagster", "-c", "SELECT 1"],
-                           env=postgres.env("dagster", databases["PREFECT_DB_PASSWORD"]),
+def test_one_database_and_role_per_orchestrator_each_with_its_own_password(production):
+    _, server = production
+    rows = server.query("SELECT datname, pg_get_userbyid(datdba) FROM pg_database "
+                        "WHERE datname <> 'postgres' AND NOT datistemplate ORDER BY 1")
+    assert rows == [[name, name] for name in sorted(DATABASES)]
+    assert server.query("SELECT current_user", user="dagster", database="dagster") \
+        == [["dagster"]]
+    creds = server.credentials()
+    wrong = subprocess.run([str(pg_bin() / "psql"), "-X", "-d", "dagster", "-c", "SELECT 1"],
+                           env={**server.env("dagster"), "PGPASSWORD": creds["prefect"]},
                            capture_output=True, text=True, timeout=60)
     assert wrong.returncode != 0 and "password authentication failed" in wrong.stderr
+    # it listens on 127.0.0.1 only, with PostgreSQL's defaults otherwise (fsync on)
+    assert server.query("SHOW listen_addresses") == [["127.0.0.1"]]
+    assert server.query("SHOW fsync") == [["on"]]
+    # a second start finds it running and changes nothing
+    pid = server.status()["pid"]
+    assert server.start()["pid"] == pid
+    assert len(server.query("SELECT 1 FROM pg_roles WHERE rolname = 'luigi'")) == 1
+    assert Path(server.credentials_path).stat().st_mode & 0o077 == 0
+    assert SUPERUSER in creds
 
 
-@pytest.mark.skipif(not PREFECT_PYTHON.exists(), reason="prefect_impl environment not set up")
-def test_prefect_records_its_runs_in_postgres(postgres, databases, tmp_path):
-    from benchmarks.adapters.prefect import PrefectAdapter
+def ledger_steps(cfg, namespace: str) -> list[str]:
+    """The steps (with their map keys) a run executed, as the steps themselves recorded."""
+    return sorted({a.step if a.map_key is None else f"{a.step}[{a.map_key}]"
+                   for a in Ledger(cfg.ledger_path).read_attempts(date=DAY.isoformat())
+                   if a.namespace == namespace})
 
-    password = databases["PREFECT_DB_PASSWORD"]
-    url = f"postgresql+asyncpg://prefect:{password}@127.0.0.1:{postgres.port}/prefect"
-    # A floor run (noop steps: the graph, branches and records, no Spark) keeps this quick;
-    # what is measured here is where Prefect keeps its metadata.
-    cfg = testing.make_config(tmp_path, noop=True)
-    home = tmp_path / "prefect-home"
-    adapter = PrefectAdapter(cfg, port=free_port(), home=home)
-    # Prefect's own setting, passed to the service command's server through its environment
-    adapter.service.env["PREFECT_API_DATABASE_CONNECTION_URL"] = url
+
+def sqlite_files(home: Path) -> list[Path]:
+    return [p for p in home.rglob("*")
+            if p.suffix in (".db", ".sqlite", ".sqlite3") or p.name.endswith(".db-wal")]
+
+
+# What each orchestrator's own store says of the run: its run state and its steps' records,
+# read straight from its database with psql.
+STORE_QUERIES = {
+    "airflow": ("SELECT state FROM dag_run WHERE dag_id = '{pipeline}'",
+                "SELECT task_id, state FROM task_instance WHERE dag_id = '{pipeline}'"),
+    "prefect": ("SELECT fr.state_type FROM flow_run fr JOIN flow f ON f.id = fr.flow_id "
+                "WHERE f.name = '{pipeline}'",
+                "SELECT tr.name, tr.state_type FROM task_run tr JOIN flow_run fr "
+                "ON fr.id = tr.flow_run_id JOIN flow f ON f.id = fr.flow_id "
+                "WHERE f.name = '{pipeline}'"),
+    "dagster": ("SELECT status FROM runs WHERE pipeline_name LIKE '{pipeline}%'",
+                "SELECT DISTINCT step_key, dagster_event_type FROM event_logs "
+                "WHERE dagster_event_type = 'STEP_SUCCESS'"),
+    "luigi": ("SELECT count(*) FROM tasks WHERE name LIKE '{pipeline}.%'",
+              "SELECT t.name, e.event_name FROM tasks t JOIN task_events e "
+              "ON e.task_id = t.id WHERE t.name LIKE '{pipeline}.%' AND e.event_name = 'DONE'"),
+}
+RUN_DONE = {"airflow": [["success"]], "prefect": [["COMPLETED"]], "dagster": [["SUCCESS"]]}
+
+
+@pytest.mark.parametrize("name", ["airflow", "prefect", "dagster", "luigi"])
+def test_each_orchestrator_keeps_its_runs_in_its_postgres_database(production, name):
+    cfg, server = production
+    adapter = load_adapter(name, cfg)
+    adapter.use_profile("production")
     adapter.start()
     try:
-        # recorded among the settings the benchmark applied, its password hidden
-        assert adapter.settings["PREFECT_API_DATABASE_CONNECTION_URL"] == url.replace(
-            password, "***")
-        run = adapter.run_date(PIPELINE, DAY, timeout_s=300)
+        run = adapter.run_date(PIPELINE, DAY, timeout_s=600)
+        home = Path(adapter.service.status()["home"])
     finally:
         adapter.stop()
-    assert not port_open(adapter.port)
-    assert run.state == "success", [(s.step, s.state) for s in run.steps]
+    assert run.state == "success", [(s.step, s.state, s.error) for s in run.steps]
+    assert adapter.profile == "production"
 
-    as_prefect = {"user": "prefect", "password": password, "db": "prefect"}
-    rows = postgres.psql(
-        "SELECT fr.id, f.name, fr.state_type, fr.parameters->>'day' FROM flow_run fr "
-        "JOIN flow f ON f.id = fr.flow_id", **as_prefect)
-    assert rows == [[run.run_id, PIPELINE, "COMPLETED", DAY.isoformat()]]
-    tasks = postgres.psql(
-        f"SELECT name, state_type FROM task_run WHERE flow_run_id = '{run.run_id}' ORDER BY name",
-        **as_prefect)
-    # Every step the run executed (the ledger, written by the steps themselves) is a task run
-    # in Postgres; the adapter's view is read the moment the flow ends and can lag by a task.
-    from pipelines_core.ledger import Ledger
-
-    names = sorted({a.step if a.map_key is None else f"{a.step}[{a.map_key}]"
-                    for a in Ledger(cfg.ledger_path).read_attempts(date=DAY.isoformat())})
-    assert [t[0] for t in tasks] == names
-    assert {t[1] for t in tasks if not t[0].startswith(("monthly_report", "daily_report"))} \
-        == {"COMPLETED"}
-    assert ["notify", "COMPLETED"] in tasks
-    # nothing went to Prefect's default SQLite database
-    assert not list(home.glob("*.db"))
+    run_sql, steps_sql = (q.format(pipeline=PIPELINE) for q in STORE_QUERIES[name])
+    runs = server.query(run_sql, user=name, database=name)
+    steps = server.query(steps_sql, user=name, database=name)
+    executed = ledger_steps(cfg, adapter.config.namespace)
+    assert executed, "the run executed no step"
+    if name == "luigi":
+        # luigid records a task per step (the fan-out's map keys are parameters)
+        assert int(runs[0][0]) >= len({s.split("[")[0] for s in executed})
+        done = {row[0].split(".", 1)[1] for row in steps}
+        assert {s.split("[")[0] for s in executed} <= done | {"bronze_export"}
+    else:
+        assert runs == RUN_DONE[name]
+        recorded = {row[0] for row in steps}
+        # every step the ledger saw is a record in the orchestrator's own store (Dagster's
+        # step keys name assets; the fan-out's keys carry the region)
+        for step in {s.split("[")[0] for s in executed} - set(BRANCHES):
+            assert any(step in r for r in recorded), (step, sorted(recorded))
+    # nothing went to the quickstart's SQLite
+    assert sqlite_files(home) == [], sqlite_files(home)
