@@ -140,6 +140,7 @@ class Harness:
                                             "phases_s": {}})
         t_turn = time.monotonic()
         phase = phase_timer(turn["phases_s"])
+        seen = len(adapter.incidents)
         try:
             adapter.start()
             turn["services_start_s"].append(round(time.monotonic() - t_turn, 1))
@@ -159,6 +160,12 @@ class Harness:
             mine["errors"].append(f"{type(exc).__name__}: {exc}")
             self.progress(f"{name} failed: {exc}\n{traceback.format_exc()}")
         finally:
+            # a component that died in this turn is a result: named among the errors, its
+            # incident (when, its log's tail) in the results; nothing restarted it
+            adapter.components_died()
+            for died in adapter.incidents[seen:]:
+                mine["errors"].append(f"{died['component']} died (found {died['time']}); "
+                                      "the runs after it count as failed")
             self.progress(f"  stopping {name}")
             with phase("stop"):
                 adapter.stop()

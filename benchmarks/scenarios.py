@@ -106,7 +106,8 @@ class Scenarios:
                    ) -> tuple[RunView, float, float]:
         empty(adapter, [day])  # an orchestrator that skips done dates runs it too
         t0 = time.time()
-        run = adapter.run_date(PIPELINE, day, env=env, timeout_s=self.plan.run_timeout_s)
+        run = adapter.checked(adapter.run_date(PIPELINE, day, env=env,
+                                               timeout_s=self.plan.run_timeout_s))
         return run, t0, time.time() - t0
 
     def happy(self, adapter: Adapter, day: date, rep: int) -> dict[str, Any]:
@@ -160,8 +161,8 @@ class Scenarios:
 
         def one(kind: str) -> None:
             started = time.time()
-            run = adapter.run_date(PIPELINE, dates[kind], env=env,
-                                   timeout_s=self.plan.run_timeout_s)
+            run = adapter.checked(adapter.run_date(PIPELINE, dates[kind], env=env,
+                                                   timeout_s=self.plan.run_timeout_s))
             timed[kind] = (run, time.time() - started)
 
         with ThreadPoolExecutor(at_once) as pool:

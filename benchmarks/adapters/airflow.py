@@ -16,8 +16,8 @@ each run, so the services need not restart.
 
 Nothing supervises the components: while it waits for runs the adapter looks whether each
 component's process group still runs, and one found dead (on SQLite the scheduler can die of
-a write conflict with the API) is recorded in ``incidents`` with its log's tail and started
-again with the service command's ``restart``.
+a write conflict with the API) is recorded in ``incidents`` with its log's tail, and the wait
+ends: the run counts as failed, and nothing restarts the component.
 
 Airflow's metrics are pushed with statsd to a listener the adapter runs on 127.0.0.1 (UDP)
 for as long as the services run; ``probes`` compares its counters with the ledger, reads
@@ -37,16 +37,15 @@ from functools import partial
 from typing import Any, Callable, Mapping
 from urllib.parse import quote
 
-from benchmarks.adapters.base import (Adapter, AttemptView, BackfillView, Capabilities, Probe,
-                                      RunView, StepView)
+from benchmarks.adapters.base import (Adapter, AttemptView, BackfillView, Capabilities,
+                                      ComponentDied, Probe, RunView, StepView)
 from benchmarks.adapters.service import ServiceCommand
 from pipelines_core import lake
 from pipelines_core.http import (Conflict, HttpClient, HttpError, HttpStatusError,
                                  HttpUnreachable)
 from pipelines_core.ledger import Ledger
-from pipelines_core.procs import free_port, group_alive, poll_until
+from pipelines_core.procs import free_port, poll_until
 from pipelines_core.runner import date_range
-from pipelines_core.service import tail
 from pipelines_core.steps.etl import SILVER_TABLE, regions
 from pipelines_core.verify import outputs_present
 
@@ -355,7 +354,6 @@ class AirflowAdapter(Adapter):
         self.metrics = StatsdListener()
         self.metrics_since: str | None = None  # when the listener first listened
         self._env: dict[str, str] | None = None
-        self._components: list[dict[str, Any]] = []
         self._watched = 0.0
         self._lock = threading.Lock()
         self._watch_lock = threading.Lock()
@@ -394,13 +392,12 @@ class AirflowAdapter(Adapter):
         info = status["info"]
         self.api = AirflowApi(status["url"], info["username"], info["password"])
         self.settings = dict(info["settings"])
-        self._components = status["components"]
         self._env = wanted
 
     def stop(self) -> None:
         """``down``: every component of the home, whoever started it."""
         self.service.down()
-        self.api, self._env, self._components = None, None, []
+        self.api, self._env = None, None
         self.metrics.close()  # its counts stay; a restart listens on a new port
 
     def _ready(self) -> AirflowApi:
@@ -411,27 +408,16 @@ class AirflowAdapter(Adapter):
 
     def watch(self, force: bool = False) -> None:
         """Look (at most every ``WATCH_S``) whether each component's process group still
-        runs; one that does not is recorded in ``incidents`` (when, which, why, its log's
-        tail) and started again with ``restart``, in the open."""
+        runs; one that does not is recorded in ``incidents`` (when, which, its log's tail)
+        and the wait ends with :class:`ComponentDied`: nothing restarts it."""
         with self._watch_lock:
-            if not self._components or (not force
-                                        and time.monotonic() - self._watched < WATCH_S):
+            if not force and time.monotonic() - self._watched < WATCH_S:
                 return
             self._watched = time.monotonic()
-            if all(c["pgid"] and group_alive(c["pgid"]) for c in self._components):
-                return
-            status = self.service.status()
-            for comp in status["components"]:
-                if comp["health"] != "down":
-                    continue
-                self.incidents.append({
-                    "time": datetime.now(timezone.utc).isoformat(),
-                    "orchestrator": self.name, "component": comp["name"],
-                    "reason": f"{comp['name']} found down (process group {comp['pgid']} "
-                              "gone); restarted with the service command's `restart`",
-                    "log_tail": tail(comp["log"], 40) if comp["log"] else ""})
-                status = self.service.restart(comp["name"])
-            self._components = status["components"]
+            died = self.components_died()
+            if died:
+                raise ComponentDied("; ".join(f"{d['component']} died, found at {d['time']}"
+                                              for d in died))
 
     def _prepare(self, pipeline: str, env: dict[str, str] | None) -> AirflowApi:
         """Start (or restart, when the tasks' environment changes), write the fault plan,

@@ -10,9 +10,12 @@ from __future__ import annotations
 import abc
 from dataclasses import asdict, dataclass, field
 from datetime import date as Date
+from datetime import datetime, timezone
 from typing import Any, Callable
 
 from pipelines_core.config import WorkbenchConfig
+from pipelines_core.procs import group_alive
+from pipelines_core.service import tail
 
 
 @dataclass
@@ -50,12 +53,17 @@ class RunView:
     end: str | None = None
     steps: list[StepView] = field(default_factory=list)
     url: str | None = None  # where the run is seen in the orchestrator's UI
+    error: str | None = None  # why the run counts as failed, when the harness decided it
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def step(self, name: str, map_key: str | None = None) -> StepView | None:
         return next((s for s in self.steps if s.step == name and s.map_key == map_key), None)
+
+
+class ComponentDied(RuntimeError):
+    """A component of the orchestrator's services died while the adapter waited on it."""
 
 
 @dataclass
@@ -124,6 +132,7 @@ class Adapter(abc.ABC):
         # Settings the adapter runs the orchestrator with that differ from its defaults.
         self.settings: dict[str, str] = {}
         self.profile = "default"
+        self._reported: set[tuple[str, int]] = set()
 
     def use_profile(self, profile: str) -> None:
         """Run the orchestrator's services on ``profile`` from the next ``start()``:
@@ -137,6 +146,46 @@ class Adapter(abc.ABC):
 
     def start(self) -> None:
         """Start the orchestrator's services (server, scheduler, daemon)."""
+
+    # --- components that die -----------------------------------------------------------------
+
+    def dead_components(self) -> list[dict[str, Any]]:
+        """The components of the last ``up`` (or ``restart``) whose process group is gone."""
+        service = getattr(self, "service", None)
+        status = getattr(service, "up_status", None) or {}
+        return [c for c in status.get("components", [])
+                if c.get("pgid") and not group_alive(c["pgid"])]
+
+    def components_died(self) -> list[dict[str, Any]]:
+        """Components found dead that were not reported yet: each is recorded once in
+        ``incidents`` (when it was found, which, the last lines of its log). Nothing restarts
+        it: the runs it affects are failed (:meth:`checked`), never retried out of sight."""
+        died = []
+        for comp in self.dead_components():
+            key = (comp["name"], comp["pgid"])
+            if key in self._reported:
+                continue
+            self._reported.add(key)
+            incident = {"time": datetime.now(timezone.utc).isoformat(),
+                        "orchestrator": self.name, "component": comp["name"],
+                        "reason": f"{comp['name']} died: its process group {comp['pgid']} "
+                                  "is gone; nothing restarted it",
+                        "log_tail": tail(comp["log"], 40) if comp.get("log") else ""}
+            self.incidents.append(incident)
+            died.append(incident)
+        return died
+
+    def checked(self, run: RunView) -> RunView:
+        """``run`` as the harness counts it: failed, with the reason, when a component of the
+        orchestrator is dead once the run ended (it died during the run, or before it and
+        nobody started it again)."""
+        self.components_died()
+        dead = [c["name"] for c in self.dead_components()]
+        if dead:
+            run.error = (f"{', '.join(dead)} of {self.name} died (see incidents); "
+                         f"the orchestrator reported {run.state!r}")
+            run.state = "failed"
+        return run
 
     def stop(self) -> None:
         """Stop everything ``start`` started."""

@@ -54,6 +54,7 @@ class ServiceCommand:
         self.env = dict(env if env is not None else os.environ)
         self.options = list(options or [])
         self.profile = profile
+        self.up_status: dict[str, Any] | None = None
 
     def argv(self, *action: str) -> list[str]:
         argv = [str(impl_python(self.orchestrator)), "-m",
@@ -86,9 +87,12 @@ class ServiceCommand:
         return payload
 
     def up(self, timeout_s: float = 600) -> dict[str, Any]:
-        return self.run("up", timeout_s=timeout_s)
+        """``up``; its status is kept as ``up_status`` (the components to watch)."""
+        self.up_status = self.run("up", timeout_s=timeout_s)
+        return self.up_status
 
     def down(self) -> dict[str, Any]:
+        self.up_status = None
         return self.run("down", timeout_s=180)
 
     def status(self) -> dict[str, Any]:
@@ -98,7 +102,8 @@ class ServiceCommand:
         return self.run("kill", component, timeout_s=60)
 
     def restart(self, component: str, timeout_s: float = 600) -> dict[str, Any]:
-        return self.run("restart", component, timeout_s=timeout_s)
+        self.up_status = self.run("restart", component, timeout_s=timeout_s)
+        return self.up_status
 
     def component(self, status: dict[str, Any], name: str) -> dict[str, Any]:
         return next(c for c in status["components"] if c["name"] == name)

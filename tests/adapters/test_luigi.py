@@ -10,6 +10,7 @@ of its tail (``choose_report`` and what follows) so only the tail runs again.
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 from datetime import date, timedelta
@@ -21,6 +22,7 @@ from benchmarks.adapters.luigi import LuigiAdapter
 from pipelines_core import faults, testing
 from pipelines_core.ledger import Ledger
 from pipelines_core.procs import pid_alive, port_open
+from pipelines_core.service import tail
 
 ETL = "customer_daily_etl"
 DAY = date(2026, 10, 1)
@@ -163,3 +165,25 @@ def test_a_run_past_its_timeout_leaves_no_attempt_running(adapter, first_run):
     [rec] = attempts(adapter, "choose_report")[before:]
     assert rec.status == "lost"  # stopped with the worker, it never recorded its end
     assert not pid_alive(rec.pid)
+
+
+def test_a_component_that_dies_is_reported_and_its_runs_count_as_failed(adapter, first_run):
+    """Nothing restarts a dead component: the adapter records it once in ``incidents`` (which,
+    when, its log's tail), and a run it reads afterwards counts as failed, with the reason.
+    Last in the module: luigid stays dead until the fixture's ``stop``."""
+    assert adapter.components_died() == [] and adapter.incidents == []
+    assert adapter.checked(copy.deepcopy(first_run)).state == "success"
+    luigid = adapter.service.component(adapter.service.up_status, "luigid")
+    adapter.service.kill("luigid")  # SIGKILL to its process group, as an OOM killer would
+
+    run = adapter.checked(copy.deepcopy(first_run))  # what luigid had reported: success
+    assert run.state == "failed"
+    assert run.error == "luigid of luigi died (see incidents); the orchestrator reported 'success'"
+    [incident] = adapter.incidents
+    assert incident["component"] == "luigid" and incident["orchestrator"] == "luigi"
+    assert f"process group {luigid['pgid']} is gone" in incident["reason"]
+    assert incident["log_tail"] == tail(luigid["log"], 40)  # its log, as it was left
+    assert adapter.components_died() == []  # reported once
+    status = adapter.service.status()
+    assert adapter.service.component(status, "luigid")["health"] == "down"  # not restarted
+    assert not pid_alive(luigid["pid"])

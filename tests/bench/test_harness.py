@@ -6,8 +6,11 @@ results validate against the versioned schema, the report renders with its chart
 import argparse
 import io
 import json
+import shutil
+import tempfile
 from datetime import datetime
 from html.parser import HTMLParser
+from pathlib import Path
 
 import jsonschema
 import pytest
@@ -18,6 +21,7 @@ from benchmarks.harness import BenchPlan, Harness, load_adapter, write_results
 from benchmarks.measures import max_gap_s
 from benchmarks.results import SCHEMA_PATH
 from pipelines_core.ledger import AttemptRecord, Ledger
+from pipelines_core.postgres import PostgresServer
 from pipelines_core.procs import free_port
 
 SCHEMA = json.loads(SCHEMA_PATH.read_text())
@@ -164,19 +168,44 @@ def test_report_renders_with_charts_and_a_cell_per_scenario(bench):
     assert 'id="time-table"' in html.read_text()
 
 
+@pytest.fixture
+def production_config(connect_config):
+    """A state folder the postgres user can reach (pytest's own are closed to it), with the
+    production profile's PostgreSQL on a free port, stopped at the end."""
+    root = Path(tempfile.mkdtemp(prefix="wb-harness-"))
+    root.chmod(0o711)
+    cfg = connect_config.replace(lake_root=root / "lake", state_dir=root / "state",
+                                 postgres_port=free_port())
+    try:
+        yield cfg
+    finally:
+        PostgresServer(cfg).stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
 @pytest.mark.timeout(1800)  # two benchmarks on a real orchestrator: 4 to 10 min on 2 cores
-def test_one_orchestrator_side_by_side_with_the_baseline(connect_config, tmp_path):
-    """Luigi next to the direct runner: its wall time against the baseline's, its backfill's
-    outputs against the baseline's, a fault plan that reaches the right attempt, and Luigi's
-    own record of the run agreeing with the ledger."""
-    cfg = connect_config.replace(lake_root=tmp_path / "lake", state_dir=tmp_path / "state")
+def test_one_orchestrator_side_by_side_with_the_baseline(production_config):
+    """Luigi next to the direct runner, on the production profile (its task history in the
+    workbench's PostgreSQL): its wall time against the baseline's, its backfill's outputs
+    against the baseline's, a fault plan that reaches the right attempt, and Luigi's own
+    record of the run agreeing with the ledger."""
+    cfg = production_config
     plan = BenchPlan(["luigi"], scale=1_000, repetitions=1, backfill_days=2, bad_range_days=2,
                      scenarios=("happy_path", "retries", "backfill"),
                      retry_kinds=("transient",))
+    assert plan.profile == "production"  # the benchmark's default
     results = Harness(cfg, plan, progress=lambda m: None,
                       adapter_options={"luigi": {"port": free_port()}}).run()
     direct, luigi = (results["orchestrators"][n] for n in ("direct", "luigi"))
     assert direct["errors"] == [] and luigi["errors"] == []
+    assert (luigi["profile"], direct["profile"]) == ("production", None)
+    assert luigi["mode"].startswith("central scheduler (luigid)")
+    assert luigi["settings"]["task_history.db_connection"] == (
+        f"postgresql+psycopg2://luigi:***@127.0.0.1:{cfg.postgres_port}/luigi")
+    pg = results["configuration"]["postgres"]
+    assert pg["port"] == cfg.postgres_port and pg["settings"]["listen_addresses"] == "127.0.0.1"
+    assert PostgresServer(cfg).query("SELECT count(*) FROM tasks", user="luigi",
+                                     database="luigi")[0][0] != "0"
     hp, base = luigi["scenarios"]["happy_path"], direct["scenarios"]["happy_path"]
     assert hp["states"] == ["success"]
     assert hp["overhead_ratio"] == round(hp["wall_s"] / base["wall_s"], 3)
