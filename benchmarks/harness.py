@@ -75,6 +75,7 @@ class Harness:
     # Constructor options per orchestrator, e.g. {"luigi": {"port": 18082}} (tests use free ports).
     adapter_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     turns: dict[str, dict[str, Any]] = field(default_factory=dict)
+    extra: set[str] = field(default_factory=set)
 
     def bench_config(self) -> WorkbenchConfig:
         return self.config.replace(scale=self.plan.scale, spark_mode="connect", **BENCH_RETRY,
@@ -106,15 +107,18 @@ class Harness:
         return results
 
     def _run(self, cfg: WorkbenchConfig, sampler: MemorySampler) -> dict[str, Any]:
-        names = ["direct"] + [n for n in self.plan.orchestrators if n != "direct"]
+        rows = self.plan.rows()
+        names = [row for row, *_ in rows]
+        self.extra = {row for row, orchestrator, *_ in rows if row != orchestrator}
         faults_mod.reset(cfg.state_dir)
         per: dict[str, dict[str, Any]] = {n: {"happy": [], "floor": [], "errors": []}
                                           for n in names}
         adapters: dict[str, Adapter] = {}
-        for n in names:
+        for n, orchestrator, options, profile in rows:
             try:
-                adapters[n] = load_adapter(n, cfg, **self.adapter_options.get(n, {}))
-                adapters[n].use_profile(self.plan.profile)
+                adapters[n] = load_adapter(orchestrator, cfg, **{
+                    **self.adapter_options.get(orchestrator, {}), **options})
+                adapters[n].use_profile(profile)
             except Exception as exc:  # noqa: BLE001 - a missing adapter is a reported result
                 per[n]["errors"].append(f"adapter unavailable: {type(exc).__name__}: {exc}")
         scenarios = self.scenarios
@@ -135,7 +139,9 @@ class Harness:
         """One orchestrator's turn in round ``rep``: its services up, the happy path (with the
         warm-up in the first round) and the floor, in the last round the other scenarios,
         then its services down. What fails is recorded in ``mine["errors"]``."""
-        adapter, last = adapters[name], rep == self.plan.repetitions - 1
+        # an extra row (another profile or mode) runs the happy path and the floor only
+        adapter = adapters[name]
+        last = rep == self.plan.repetitions - 1 and name not in self.extra
         turn = self.turns.setdefault(name, {"turn_s": 0.0, "services_start_s": [],
                                             "phases_s": {}})
         t_turn = time.monotonic()

@@ -25,6 +25,18 @@ RETRY_FAULTS: dict[str, tuple[str, dict[str, Any]]] = {
 HANG_PAST_TIMEOUT_S = 5.0
 SCENARIOS = ("happy_path", "retries", "backfill", "observability")
 PROFILES = ("production", "default")
+# Rows beside each orchestrator's own (the plan's profile, the mode its docs recommend for a
+# deployment): ``{row: (orchestrator, adapter options, profile or None for the plan's)}``.
+# They run the happy path and the floor only, on the same data. A faster mode an
+# orchestrator documents for one machine is named for what it is; one it does not document
+# is not invented (each implementation's README lists its modes).
+MODE_ROWS: dict[str, tuple[str, dict[str, Any], str | None]] = {
+    "dagster (in_process executor)": ("dagster", {"in_process": True}, None),
+}
+PROFILE_ROWS: dict[str, tuple[str, dict[str, Any], str | None]] = {
+    f"{name} (default profile)": (name, {}, "default")
+    for name in ("airflow", "prefect", "dagster", "luigi")}
+EXTRA_ROWS = {**MODE_ROWS, **PROFILE_ROWS}
 
 
 @dataclass
@@ -60,10 +72,13 @@ class BenchPlan:
     # PostgreSQL, as every orchestrator's docs recommend beyond development) or ``default``
     # (each quickstart's SQLite).
     profile: str = "production"
+    # Keys of EXTRA_ROWS to run too (those of an orchestrator not in the plan are left out).
+    extra_rows: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         unknown = [s for s in self.scenarios if s not in SCENARIOS]
         unknown += [k for k in self.retry_kinds if k not in RETRY_FAULTS]
+        unknown += [r for r in self.extra_rows if r not in EXTRA_ROWS]
         if self.fault_runs_at_once < 1:
             raise ValueError("fault_runs_at_once must be at least 1")
         if self.bad_range_days < 2:
@@ -74,19 +89,35 @@ class BenchPlan:
             raise ValueError(f"unknown profile {self.profile!r}; known: {', '.join(PROFILES)}")
         if unknown:
             raise ValueError(f"unknown scenario(s) {', '.join(unknown)}; known: "
-                             f"{', '.join(SCENARIOS)} and retry kinds {', '.join(RETRY_FAULTS)}")
+                             f"{', '.join(SCENARIOS)}, retry kinds {', '.join(RETRY_FAULTS)} "
+                             f"and rows {', '.join(EXTRA_ROWS)}")
 
     @classmethod
     def preset(cls, name: str, orchestrators: list[str]) -> "BenchPlan":
         if name == "quick":
+            # production only, and each documented faster mode
             return cls(orchestrators, scale=2_000, repetitions=1, backfill_days=3,
-                       bad_range_days=2, step_timeout_s=15.0)
+                       bad_range_days=2, step_timeout_s=15.0, extra_rows=tuple(MODE_ROWS))
         if name == "full":
             # Two fault runs at a time, not four: the reference figures; four at once slowed
             # Airflow's and Dagster's scheduling enough to stretch their retry delays.
+            # and the happy path with its floor on the default profile too: what Postgres
+            # changes for each orchestrator
             return cls(orchestrators, scale=20_000, repetitions=3, backfill_days=7,
-                       fault_runs_at_once=2)
+                       fault_runs_at_once=2, extra_rows=tuple(EXTRA_ROWS))
         raise ValueError(f"unknown preset {name!r}")
+
+    def rows(self) -> list[tuple[str, str, dict[str, Any], str]]:
+        """``(row, orchestrator, adapter options, profile)`` of every row, the direct
+        baseline first, then each orchestrator's own row, then the extra rows of the
+        orchestrators in the plan."""
+        names = ["direct"] + [n for n in self.orchestrators if n != "direct"]
+        rows = [(n, n, {}, self.profile) for n in names]
+        for key in self.extra_rows:
+            orchestrator, options, profile = EXTRA_ROWS[key]
+            if orchestrator in names:
+                rows.append((key, orchestrator, dict(options), profile or self.profile))
+        return rows
 
     def faults(self) -> dict[str, tuple[str, dict[str, Any]]]:
         """``{kind: (step, fault)}`` of the retry scenarios, the hang timed to this plan."""

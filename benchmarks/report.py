@@ -50,6 +50,7 @@ def headline_rows(results: dict[str, Any]) -> list[dict[str, str]]:
         recovered = sum(bool(r.get("recovered")) for k, r in retries.items() if k != "permanent")
         rows.append({
             "orchestrator": name,
+            "profile": _fmt(o.get("profile")),
             "wall_s": _fmt(hp.get("wall_s")),
             "overhead_ratio": _fmt(hp.get("overhead_ratio")),
             "floor_wall_s": _fmt(hp.get("floor_wall_s")),
@@ -62,6 +63,34 @@ def headline_rows(results: dict[str, Any]) -> list[dict[str, str]]:
             "observability": _fmt(obs.get("score")),
             "errors": "; ".join(o.get("errors") or []) or "",
         })
+    return rows
+
+
+def profile_rows(results: dict[str, Any]) -> list[dict[str, str]]:
+    """What the production profile changes, for every orchestrator that ran on both: the
+    happy path's and the floor's medians on each, and their ratios (production / default),
+    measured side by side in one benchmark."""
+    rows = []
+    entries = results["orchestrators"]
+    for name, o in entries.items():
+        other = next((e for e in entries.values() if e is not o
+                      and e.get("orchestrator") == o.get("orchestrator")
+                      and e.get("mode") == o.get("mode")
+                      and {e.get("profile"), o.get("profile")} == {"production", "default"}),
+                     None)
+        if other is None or o.get("profile") != "production":
+            continue
+        prod, dflt = o["scenarios"]["happy_path"], other["scenarios"]["happy_path"]
+
+        def ratio(key: str) -> str:
+            a, b = prod.get(key), dflt.get(key)
+            return _fmt(round(a / b, 2)) if a and b else "–"
+
+        rows.append({"orchestrator": name, "wall_production_s": _fmt(prod.get("wall_s")),
+                     "wall_default_s": _fmt(dflt.get("wall_s")), "wall_ratio": ratio("wall_s"),
+                     "floor_production_s": _fmt(prod.get("floor_wall_s")),
+                     "floor_default_s": _fmt(dflt.get("floor_wall_s")),
+                     "floor_ratio": ratio("floor_wall_s")})
     return rows
 
 
@@ -155,6 +184,7 @@ def render(results: dict[str, Any], folder: Path) -> tuple[Path, Path]:
     env.filters["incident"] = _incident
     env.filters["cell"] = _cell
     ctx = {"r": results, "headline": headline_rows(results), "NA": NA,
+           "profiles": profile_rows(results),
            "probe_names": _probe_names(results), "screenshots": _screenshots(folder),
            "phases": _phases(results)}
     md = env.get_template("report.md.j2").render(**ctx)

@@ -52,6 +52,7 @@ def orchestrator_results(adapter: Adapter | None, data: dict[str, Any],
     adapter did to its services in the open, and every scenario's figures."""
     services = adapter is not None and getattr(adapter, "service", None) is not None
     return {
+        "orchestrator": adapter.name if adapter else None,
         "profile": adapter.profile if services else None,
         "mode": getattr(adapter, "mode", None) if adapter else None,
         "capabilities": capabilities(adapter) if adapter else {},
@@ -62,7 +63,8 @@ def orchestrator_results(adapter: Adapter | None, data: dict[str, Any],
             "happy_path": happy_path(data, direct_wall),
             "retries": data.get("retries", {}),
             "backfill": data.get("backfill", dict.fromkeys(NO_BACKFILL)),
-            "observability": data.get("observability", {"probes": [], "score": 0.0}),
+            # not run (an extra row, or the scenario left out): no score, not a zero
+            "observability": data.get("observability", {"probes": [], "score": None}),
         },
     }
 

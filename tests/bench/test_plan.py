@@ -73,3 +73,23 @@ def test_options_that_make_no_plan_are_refused():
         plan_from(options("--scenarios", "happy_path,chaos"), ["luigi"])
     with pytest.raises(WorkbenchError, match="repetitions"):
         plan_from(options("--repetitions", "0"), ["luigi"])
+
+
+def test_rows_the_presets_run_besides_each_orchestrator_s_own():
+    quick = BenchPlan.preset("quick", ["airflow", "dagster"])
+    assert quick.profile == "production"
+    assert quick.rows() == [
+        ("direct", "direct", {}, "production"), ("airflow", "airflow", {}, "production"),
+        ("dagster", "dagster", {}, "production"),
+        ("dagster (in_process executor)", "dagster", {"in_process": True}, "production")]
+    # the full preset adds every orchestrator's default profile; rows of orchestrators not
+    # in the plan are left out
+    full = BenchPlan.preset("full", ["luigi"])
+    assert [r[0] for r in full.rows()] == ["direct", "luigi", "luigi (default profile)"]
+    assert full.rows()[-1] == ("luigi (default profile)", "luigi", {}, "default")
+    on_default = plan_from(options("--profile", "default"), ["luigi"])
+    assert on_default.profile == "default" and on_default.rows()[1][3] == "default"
+    with pytest.raises(ValueError, match="unknown profile 'sqlite'"):
+        BenchPlan(["luigi"], profile="sqlite")
+    with pytest.raises(ValueError, match="rows dagster \\(in_process executor\\)"):
+        BenchPlan(["luigi"], extra_rows=("luigi (in_process executor)",))

@@ -159,10 +159,13 @@ def test_html_shows_every_orchestrator_with_its_settings_and_incidents(rendered)
     rows.feed(html)
     headline = {r[0]: r for r in rows.tables["headline-table"][1:]}
     assert list(headline) == ["direct", "luigi", "prefect"]
-    assert headline["direct"][1:3] == ["8.00", "1.00"]
-    assert headline["luigi"][1:5] == ["12.00", "1.50", "3.00", "0.50"]
-    assert headline["prefect"][1:3] == ["20.00", "2.50"]
-    assert [headline[n][7] for n in headline] == ["60.00", "30.00", "15.00"]
+    # no services, so no profile: "–"
+    assert headline["direct"][1:4] == ["–", "8.00", "1.00"]
+    assert headline["luigi"][2:6] == ["12.00", "1.50", "3.00", "0.50"]
+    assert headline["prefect"][2:4] == ["20.00", "2.50"]
+    assert [headline[n][8] for n in headline] == ["60.00", "30.00", "15.00"]
+    assert [r[:3] for r in rows.tables["rows-table"][1:]] == [
+        ["direct", "direct", "–"], ["luigi", "luigi", "–"], ["prefect", "prefect", "–"]]
     settings = {r[0]: r[1:] for r in rows.tables["settings-table"][1:]}
     assert settings == {
         "direct": ["none: defaults", "none"],
@@ -179,9 +182,9 @@ def test_html_shows_every_orchestrator_with_its_settings_and_incidents(rendered)
 
 def test_markdown_shows_every_orchestrator_with_its_settings_and_incidents(rendered):
     _, _, md, _ = rendered
-    assert "| direct | 8.00 | 1.00 | 2.00 | 0.50 | 1/1 | 1/3 | 60.00 | yes | 0 | 0.50 |" in md
-    assert "| luigi | 12.00 | 1.50 | 3.00 | 0.50 | 1/1 | 1/3 | 30.00 | yes | 0 | 0.50 |" in md
-    assert "| prefect | 20.00 | 2.50 | 5.00 | 0.50 | 1/1 | 1/3 | 15.00 | yes | 0 | 0.50 |" in md
+    assert "| direct | – | 8.00 | 1.00 | 2.00 | 0.50 | 1/1 | 1/3 | 60.00 | yes | 0 | 0.50 |" in md
+    assert "| luigi | – | 12.00 | 1.50 | 3.00 | 0.50 | 1/1 | 1/3 | 30.00 | yes | 0 | 0.50 |" in md
+    assert "| prefect | – | 20.00 | 2.50 | 5.00 | 0.50 | 1/1 | 1/3 | 15.00 | yes | 0 | 0.50 |" in md
     for name in ("direct", "luigi", "prefect"):
         assert f"| {name} | transient (gold_summary) | yes | 3 / 3 | 1.10, 2.20 |" in md
     assert "| direct | none: defaults | none |" in md
@@ -202,3 +205,24 @@ def test_a_results_file_renders_from_the_command_line(rendered, capsys):
     assert capsys.readouterr().out.split() == [str(folder / "report.md"),
                                                str(folder / "report.html")]
 
+
+
+def test_what_postgres_changes_pairs_each_orchestrator_s_two_profiles():
+    from benchmarks.report import profile_rows
+
+    def row(orchestrator, profile, mode, wall, floor):
+        return {"orchestrator": orchestrator, "profile": profile, "mode": mode,
+                "scenarios": {"happy_path": {"wall_s": wall, "floor_wall_s": floor}}}
+
+    results = {"orchestrators": {
+        "direct": row("direct", None, "direct runner", 5.0, None),
+        "airflow": row("airflow", "production", "LocalExecutor", 10.0, 4.0),
+        "dagster": row("dagster", "production", "multiprocess", 12.0, 6.0),
+        # another mode on the same profile is no pair; a lone default profile is none either
+        "dagster (in_process executor)": row("dagster", "production", "in_process", 9.0, 3.0),
+        "airflow (default profile)": row("airflow", "default", "LocalExecutor", 8.0, 5.0),
+        "luigi (default profile)": row("luigi", "default", "luigid", 3.0, 1.0)}}
+    assert profile_rows(results) == [{
+        "orchestrator": "airflow", "wall_production_s": "10.00", "wall_default_s": "8.00",
+        "wall_ratio": "1.25", "floor_production_s": "4.00", "floor_default_s": "5.00",
+        "floor_ratio": "0.80"}]
