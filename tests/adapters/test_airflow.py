@@ -10,8 +10,8 @@ and read back through the REST API v2. One set of services for the whole module:
   timeout): Airflow records the failed try, retries, recovers, and its tries match the ledger;
 - the hung run misses its deadline: the Deadline Alert's callback reaches the alert sink;
 - Airflow's statsd metrics, received by the adapter, count what the ledger saw;
-- a scheduler that dies is found by the adapter, recorded as an incident and restarted in
-  the open.
+- a scheduler that dies is found by the adapter and recorded as an incident; nothing restarts
+  it, and the run waiting on it ends with the reason.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from urllib.parse import quote
 import pytest
 
 from benchmarks.adapters.airflow import AirflowAdapter
+from benchmarks.adapters.base import ComponentDied
 from pipelines_core.alerts import read_alerts
 from pipelines_core.faults import plan_to_env
 from pipelines_core.ledger import Ledger
@@ -252,21 +253,27 @@ def test_settings_name_what_the_adapter_changed(adapter):
     assert settings["AIRFLOW__API__PORT"] == str(adapter.service.port)
 
 
-def test_a_dead_scheduler_is_recorded_and_restarted_in_the_open(ml_runs, adapter):
+def test_a_dead_scheduler_is_recorded_and_nothing_restarts_it(ml_runs, adapter):
     """Killed (as a write conflict on SQLite once killed it), the scheduler is found down
-    before the next run, recorded with its log's tail, started again through the service
-    command, and the run goes through."""
+    before the next run and recorded with its log's tail; the run ends at once with the
+    reason, and nothing starts the scheduler again. Restarted by hand, as an operator would,
+    the next run goes through and no new incident appears."""
     before = len(adapter.incidents)
     adapter.api.pause(ML)  # the no-op ETL run's asset event should start nothing
     killed = adapter.service.kill("scheduler")
     assert adapter.service.component(killed, "scheduler")["health"] == "down"
-    day = date(2026, 10, 5)
-    run = adapter.run_date(ETL, day, env={"WORKBENCH_NOOP": "1"}, timeout_s=600)
-    assert run.state == "success"
+    day, noop = date(2026, 10, 5), {"WORKBENCH_NOOP": "1"}
+    with pytest.raises(ComponentDied, match="scheduler died, found at "):
+        adapter.run_date(ETL, day, env=noop, timeout_s=600)
     new = adapter.incidents[before:]
     assert [i["component"] for i in new] == ["scheduler"]
     assert "scheduler" in new[0]["log_tail"].lower() and new[0]["time"]
+    assert "nothing restarted it" in new[0]["reason"]
     status = adapter.service.status()
-    assert status["healthy"] is True
-    assert adapter.service.component(status, "scheduler")["pid"] != \
-        adapter.service.component(killed, "scheduler")["pid"]
+    assert adapter.service.component(status, "scheduler")["health"] == "down"
+    assert status["healthy"] is False
+
+    adapter.service.restart("scheduler")
+    run = adapter.checked(adapter.run_date(ETL, day, env=noop, timeout_s=600))
+    assert run.state == "success" and run.error is None
+    assert len(adapter.incidents) == before + 1
