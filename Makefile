@@ -11,7 +11,7 @@ IMPLS       := airflow prefect dagster luigi
 export UV_PYTHON_DOWNLOADS := never
 export PATH := $(HOME)/.local/bin:$(PATH)
 
-.PHONY: help setup demo test test-tools test-core test-adapters test-stack test-course $(addprefix test-,$(IMPLS)) spark-start spark-stop \
+.PHONY: help setup demo test test-tools test-core test-contract test-adapters test-stack test-course $(addprefix test-,$(IMPLS)) spark-start spark-stop \
         down clean check
 
 help:
@@ -49,13 +49,15 @@ demo: setup
 # The root environment's suite comes in groups that mirror the code (tests/core, tests/bench,
 # tests/adapters, tests/stack, tests/course) so that they can run side by side with the
 # implementations' suites: TEST_JOBS=1 make test runs everything one after the other.
-TEST_JOBS      ?= 2
+TEST_JOBS      ?= 3
 # Each suite keeps its temporary files in a folder of its own: pytest's shared default keeps
 # only the three newest sessions' folders and deletes older ones, even of sessions still
 # running side by side (a service's pid record vanished with them). Short paths under /tmp:
 # the Postgres test puts its Unix socket there.
 PYTEST_TMP      = $(shell mktemp -d /tmp/wb-pytest-XXXXXX)
-SUITES         := test-core test-adapters test-stack test-course $(addprefix test-,$(IMPLS))
+# Longest first: make starts them in this order as slots free up.
+SUITES         := test-contract test-core test-adapters test-stack $(addprefix test-,$(IMPLS)) \
+                  test-course
 
 test: setup test-tools
 	@$(MAKE) --no-print-directory -j$(TEST_JOBS) --output-sync=target $(SUITES)
@@ -66,9 +68,16 @@ test-core:
 	@.venv/bin/python -m pytest $(PYTEST_ARGS) --basetemp=$(PYTEST_TMP)/core tests/core tests/bench
 
 # One contract suite over all five adapters, each against its real services.
-test-adapters:
+test-contract:
 	@echo "== adapters: the contract over direct, Airflow, Prefect, Dagster, Luigi"
-	@.venv/bin/python -m pytest $(PYTEST_ARGS) --basetemp=$(PYTEST_TMP)/adapters tests/adapters
+	@.venv/bin/python -m pytest $(PYTEST_ARGS) --basetemp=$(PYTEST_TMP)/contract \
+	  tests/adapters/test_contract.py
+
+# Each adapter's own tests: what it reads back from its orchestrator.
+test-adapters:
+	@echo "== adapters: each one against its orchestrator"
+	@.venv/bin/python -m pytest $(PYTEST_ARGS) --basetemp=$(PYTEST_TMP)/adapters tests/adapters \
+	  --ignore=tests/adapters/test_contract.py
 
 test-stack:
 	@echo "== compose stack, Spark cluster, Postgres metadata, the UIs in a browser"
