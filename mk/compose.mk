@@ -1,6 +1,6 @@
 # The compose stack (docker-compose.yml): secrets and validation. No target here needs a
 # Docker engine except the ones that say so.
-.PHONY: env compose-config compose-up compose-down
+.PHONY: env compose-config compose-files compose-up compose-down
 
 COMPOSE ?= docker compose
 
@@ -23,3 +23,11 @@ compose-up: env
 
 compose-down:
 	$(COMPOSE) down
+
+# The stack's settings files (docker/airflow/airflow.env, docker/prefect/prefect.env,
+# docker/dagster/dagster.yaml), written from the service modules that run the orchestrators
+# natively: one source for both.
+compose-files: setup
+	@for x in airflow prefect dagster; do \
+	  (cd $${x}_impl && .venv/bin/python -m workbench_$$x.service compose-files --write) || exit 1; \
+	done

@@ -39,7 +39,8 @@ from typing import Any, Mapping
 
 from pipelines_core.http import HttpClient, HttpError
 from pipelines_core.procs import free_port, poll_until
-from pipelines_core.service import Component, Service, ServiceError, main
+from pipelines_core.service import (GENERATED, Component, Service, ServiceError, env_file,
+                                    main)
 from pipelines_core.spec import PIPELINES
 
 from workbench_airflow import DAGS_FOLDER, IMPL_DIR, ORCHESTRATOR
@@ -50,6 +51,23 @@ SETTINGS_FOLDER = IMPL_DIR / "settings"  # airflow_local_settings.py (the schedu
 USERNAME = "workbench"
 SECRET = "AIRFLOW__API_AUTH__JWT_SECRET"
 READY_S = 300.0
+
+
+#: The workbench's Airflow settings wherever Airflow runs, natively or in the compose stack
+#: (``docker/airflow/airflow.env`` is written from them); where it listens, its database and
+#: its secrets are the host's business.
+SHARED_SETTINGS = {
+    "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+    "AIRFLOW__CORE__PARALLELISM": "4",
+    "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+    "AIRFLOW__API__WORKERS": "1",
+    # A small machine and short test delays: look for work often.
+    "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
+    "AIRFLOW__SCHEDULER__JOB_HEARTBEAT_SEC": "1",
+    "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "30",
+    "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
+}
 
 
 def migrate(env: Mapping[str, str], timeout_s: float = 600) -> None:
@@ -105,21 +123,17 @@ class AirflowService(Service):
         """The workbench's Airflow settings for this home and port."""
         url = f"http://127.0.0.1:{self.port}"
         return {
+            **SHARED_SETTINGS,
             "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-            "AIRFLOW__CORE__PARALLELISM": "4",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USERNAME}:admin",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(self.passwords_file),
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{url}/execution/",
-            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
             # the production profile's Postgres database, else the quickstart's SQLite file
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": (self.database_url("postgresql+psycopg2")
                                                     or f"sqlite:///{self.home / 'airflow.db'}"),
             "AIRFLOW__API__HOST": "127.0.0.1",
             "AIRFLOW__API__PORT": str(self.port),
             "AIRFLOW__API__BASE_URL": url,
-            "AIRFLOW__API__WORKERS": "1",
             # One secret for every component: the tasks' tokens are signed by the scheduler
             # and checked by the api-server.
             SECRET: self.secret(),
@@ -127,11 +141,6 @@ class AirflowService(Service):
             # api-server from asking a stranger for a running task's log.
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
-            # A small machine and short test delays: look for work often.
-            "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
-            "AIRFLOW__SCHEDULER__JOB_HEARTBEAT_SEC": "1",
-            "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "30",
-            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
         }
 
     def compose(self) -> dict[str, str]:
@@ -188,6 +197,11 @@ class AirflowService(Service):
                 "dags_folder": str(DAGS_FOLDER),
                 "settings": {k: masked(k, v) for k, v in sorted(applied.items())
                              if k.startswith("AIRFLOW__")}}
+
+    @classmethod
+    def compose_files(cls) -> dict[str, str]:
+        return {"docker/airflow/airflow.env": env_file(SHARED_SETTINGS, GENERATED.format(
+            source="airflow_impl/workbench_airflow/service.py (SHARED_SETTINGS)"))}
 
     # --- components ----------------------------------------------------------------------
 

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from pipelines_core.http import HttpClient, HttpUnreachable
-from pipelines_core.service import Component, Service, main
+from pipelines_core.service import GENERATED, Component, Service, main
 from pipelines_core.spark import STEP_PRELOAD
 
 from workbench_dagster import stepnames
@@ -211,6 +211,17 @@ class DagsterService(Service):
         # that took longer than the 60 s default and the daemon failed the queued run.
         env.setdefault("DAGSTER_GRPC_TIMEOUT_SECONDS", "300")
         return env
+
+    @classmethod
+    def compose_files(cls) -> dict[str, str]:
+        """The compose stack's ``dagster.yaml``: these settings, with the stack's Postgres
+        (service ``postgres``; the password from ``DAGSTER_DB_PASSWORD``)."""
+        settings = instance_settings(2, 2, True, postgres_storage(
+            "postgresql+psycopg2://dagster@postgres:5432/dagster"))
+        header = GENERATED.format(source="dagster_impl/workbench_dagster/service.py "
+                                         "(instance_settings)")
+        return {"docker/dagster/dagster.yaml": f"# {header}\n"
+                + yaml.safe_dump(settings, sort_keys=False)}
 
     # --- components --------------------------------------------------------------------------
 

@@ -23,13 +23,15 @@ from pathlib import Path
 from typing import Any
 
 from pipelines_core.http import HttpClient
-from pipelines_core.service import Component, Service, ServiceError, hide_password, main
+from pipelines_core.service import (GENERATED, Component, Service, ServiceError, env_file,
+                                    hide_password, main)
 
 from workbench_prefect import IMPL_DIR, ORCHESTRATOR, POOL
 
 PREFECT = str(Path(sys.executable).with_name("prefect"))
 
-#: Prefect settings every process of the workbench gets, besides its home and API URL.
+#: Prefect settings every process of the workbench gets, besides its home and API URL,
+#: natively and in the compose stack (``docker/prefect/prefect.env`` is written from them).
 SETTINGS = {
     "PREFECT_SERVER_METRICS_ENABLED": "true",  # Prometheus metrics at /api/metrics
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
@@ -115,6 +117,11 @@ class PrefectService(Service):
         return {"api_url": self.api_url, "work_pool": POOL, "worker_limit": self.worker_limit,
                 "worker_prefetch_s": WORKER_PREFETCH_S, "ml_trigger": self.ml_trigger,
                 "settings": {k: hide_password(v) for k, v in sorted(self.settings().items())}}
+
+    @classmethod
+    def compose_files(cls) -> dict[str, str]:
+        return {"docker/prefect/prefect.env": env_file(SETTINGS, GENERATED.format(
+            source="prefect_impl/workbench_prefect/service.py (SETTINGS)"))}
 
     # --- components ----------------------------------------------------------------------
 

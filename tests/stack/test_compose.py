@@ -260,7 +260,7 @@ def test_orchestrators_share_the_lake_and_run_spark_through_the_connect_server(s
             assert config.namespace == ("luigi" if name == "luigid" else name.split("-")[0])
 
 
-def test_metadata_of_airflow_prefect_and_dagster_lives_in_postgres(services):
+def test_metadata_of_every_orchestrator_lives_in_postgres(services):
     airflow = services["airflow-scheduler"]["environment"]
     assert airflow["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith(
         "postgresql+psycopg2://airflow:")
@@ -270,9 +270,15 @@ def test_metadata_of_airflow_prefect_and_dagster_lives_in_postgres(services):
     db = dagster["storage"]["postgres"]["postgres_db"]
     assert (db["hostname"], db["username"], db["db_name"]) == ("postgres", "dagster", "dagster")
     assert db["password"] == {"env": "DAGSTER_DB_PASSWORD"}
+    assert db["scheme"] == "postgresql+psycopg2"  # the driver dagster-postgres brings
+    assert services["luigid"]["environment"]["LUIGI_TASK_HISTORY_DB"].startswith(
+        "postgresql+psycopg2://luigi:")
+    # one role and database each, from the passwords the postgres service is given
     init = (DOCKER / "postgres" / "init-databases.sh").read_text()
-    assert all(f'"{name}:${{{name.upper()}_DB_PASSWORD}}"' in init
-               for name in ("airflow", "prefect", "dagster"))
+    assert "for name in airflow prefect dagster luigi; do" in init
+    postgres = services["postgres"]["environment"]
+    assert all(postgres.get(f"{name.upper()}_DB_PASSWORD")
+               for name in ("airflow", "prefect", "dagster", "luigi"))
 
 
 # --- natively: the commands the services run exist, with the flags the stack gives them -------
@@ -409,3 +415,31 @@ def test_postgres_drivers_come_from_the_locks():
     assert 'name = "dagster-postgres"' in (PROJECT_ROOT / "dagster_impl/uv.lock").read_text()
     for dockerfile in DOCKER.glob("*/Dockerfile"):
         assert "uv pip install" not in dockerfile.read_text(), dockerfile
+
+
+@pytest.mark.parametrize("name", ["airflow", "prefect", "dagster"])
+def test_the_stack_s_settings_files_are_the_native_services_own(name, services):
+    """One source: each orchestrator's settings files in the stack are what its service
+    module (the native production profile) writes, and the containers get those settings."""
+    python = PROJECT_ROOT / f"{name}_impl" / ".venv" / "bin" / "python"
+    if not python.exists():
+        pytest.skip("implementation environments not set up")
+    out = subprocess.run([str(python), "-m", f"workbench_{name}.service", "compose-files"],
+                         cwd=PROJECT_ROOT / f"{name}_impl", capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    files = json.loads(out.stdout)
+    assert files, f"{name} names no settings file"
+    for rel, text in files.items():
+        assert (PROJECT_ROOT / rel).read_text() == text, (
+            f"{rel} is not what {name}'s service module writes: run `make compose-files`")
+        if rel.endswith(".env"):
+            # every container of the orchestrator gets each setting (docker-compose config
+            # merges the env_file into each service's environment)
+            wanted = dict(line.split("=", 1) for line in text.splitlines()
+                          if line and not line.startswith("#"))
+            mine = [s for n, s in services.items() if n.startswith(f"{name}-")]
+            assert mine
+            for svc in mine:
+                env = {k: str(v) for k, v in (svc.get("environment") or {}).items()}
+                assert {k: env.get(k) for k in wanted} == wanted, svc.get("command")
