@@ -32,6 +32,7 @@ PROFILES = ("production", "default")
 # is not invented (each implementation's README lists its modes).
 MODE_ROWS: dict[str, tuple[str, dict[str, Any], str | None]] = {
     "dagster (in_process executor)": ("dagster", {"in_process": True}, None),
+    "prefect (flow called in-process)": ("prefect", {"in_process": True}, None),
 }
 PROFILE_ROWS: dict[str, tuple[str, dict[str, Any], str | None]] = {
     f"{name} (default profile)": (name, {}, "default")

@@ -10,7 +10,9 @@ speaks plain HTTP. A run's fault plan travels in the flow run's ``env`` job vari
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 import time
 from datetime import date as Date
 from datetime import datetime, timedelta, timezone
@@ -20,7 +22,7 @@ from typing import Any, Callable
 
 from benchmarks.adapters.base import (Adapter, AttemptView, BackfillView, Capabilities, Probe,
                                       RunView, StepView)
-from benchmarks.adapters.service import ServiceCommand
+from benchmarks.adapters.service import ServiceCommand, impl_dir, impl_python
 from pipelines_core.config import WorkbenchConfig
 from pipelines_core.http import Conflict, HttpClient
 from pipelines_core.procs import free_port, poll_until
@@ -76,8 +78,14 @@ class PrefectAdapter(Adapter):
 
     def __init__(self, config: WorkbenchConfig, *, port: int | None = None,
                  home: Path | None = None, worker_limit: int = 4,
-                 ml_trigger: bool = False) -> None:
+                 ml_trigger: bool = False, in_process: bool = False) -> None:
+        """``in_process``: ``run_date`` calls the flow in a process of its own (Prefect's
+        documented simplest way to run a flow, reporting to the server) instead of creating
+        a deployment run for the worker; backfills still go through the worker."""
         super().__init__(config)
+        self.in_process = in_process
+        if in_process:
+            self.mode = "flow called in-process (no worker; it reports to the server)"
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.api_url = f"{self.url}/api"
@@ -153,10 +161,31 @@ class PrefectAdapter(Adapter):
                    what=f"flow runs {sorted(pending)} terminal")
 
     def run_date(self, pipeline, day, *, env=None, timeout_s=900):
+        if self.in_process:
+            return self.read_run(self.call_flow(pipeline, day, env, timeout_s))
         run_id = self.create_run(pipeline, day, env)
         self.wait([run_id], timeout_s)
         self.wait_crash_hooks([run_id])
         return self.read_run(run_id)
+
+    def call_flow(self, pipeline: str, day: Date, env: dict[str, str] | None,
+                  timeout_s: float) -> str:
+        """``python -m workbench_prefect run``: the flow called for ``day`` in a process of
+        its own (the implementation's environment) against this server; its flow run id."""
+        cmd = [str(impl_python("prefect")), "-m", "workbench_prefect", "run",
+               "--pipeline", pipeline, "--date", day.isoformat()]
+        child = {**{k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")},
+                 **self.config.to_env(), **(env or {}), "PREFECT_API_URL": self.api_url,
+                 "PREFECT_HOME": str(self.service.home),
+                 "PREFECT_LOGGING_EXTRA_LOGGERS": "workbench",
+                 "PYTHONPATH": str(impl_dir("prefect"))}
+        out = subprocess.run(cmd, env=child, cwd=impl_dir("prefect"), capture_output=True,
+                             text=True, timeout=timeout_s, stdin=subprocess.DEVNULL)
+        try:
+            return json.loads(out.stdout.strip().splitlines()[-1])["flow_run_id"]
+        except (IndexError, ValueError, KeyError):
+            raise RuntimeError(f"the in-process flow run of {pipeline} {day} printed no run "
+                               f"id (exit {out.returncode}):\n{out.stderr[-3000:]}") from None
 
     def wait_crash_hooks(self, run_ids: list[str], timeout_s: float = 120) -> list[str]:
         """Wait until the ``on_crashed`` hook of each Crashed run has logged that it ran.

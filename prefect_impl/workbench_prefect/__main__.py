@@ -45,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     from workbench_prefect.flows import FLOWS
 
     state = FLOWS[args.pipeline](day=date.fromisoformat(args.date), return_state=True)
-    print(json.dumps({"state": state.name}))
+    print(json.dumps({"state": state.name,
+                      "flow_run_id": str(state.state_details.flow_run_id)}))
     return 0 if state.is_completed() else 1
 
 

@@ -160,3 +160,21 @@ def test_crashed_flow_run_process_is_failed_lost_and_alerts_once(adapter, backfi
                          date=CRASH_DAY.isoformat())
     assert [(a["orchestrator"], a["state"], a["flow_run_id"]) for a in alerts] == [
         ("prefect", "Crashed", run.run_id)]
+
+
+def test_a_flow_called_in_process_reports_its_run_to_the_server(adapter):
+    """The faster mode Prefect documents: the flow called in a process of its own, no
+    worker, no deployment; the run is still the server's record, read back the same way."""
+    day = date(2026, 10, 9)
+    testing.generate_exports(adapter.config, [day])
+    adapter.in_process = True
+    try:
+        run = adapter.run_date(ETL, day, env={"WORKBENCH_NOOP": "true"}, timeout_s=600)
+    finally:
+        adapter.in_process = False
+    assert run.state == "success" and run.date == day.isoformat()
+    flow_run = adapter.api.get(f"/flow_runs/{run.run_id}")
+    assert flow_run["deployment_id"] is None  # not a deployment run: nothing went to the worker
+    executed = {a.step for a in Ledger(adapter.config.ledger_path).read_attempts(
+        namespace="prefect", date=day.isoformat())}
+    assert executed and executed <= {s.step for s in run.steps}
