@@ -50,7 +50,8 @@ def _dates(args: argparse.Namespace) -> list[Date]:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    """Report Python, Java, uv, the five environments and the Spark server."""
+    """Report Python, Java, uv, the five environments, the Spark server and PostgreSQL."""
+    from pipelines_core import postgres
     from pipelines_core.spark import connect_server_status, java_version
 
     console = rich_console()
@@ -65,6 +66,14 @@ def cmd_check(args: argparse.Namespace) -> int:
         rows.append((f"{impl} env", str(venv), venv.is_dir()))
     status = connect_server_status(config)
     rows.append(("spark connect", f"{status['url']} pid={status['pid']}", bool(status["pid"])))
+    try:
+        pg = f"PostgreSQL {postgres.version()} ({postgres.pg_bin()})"
+    except postgres.PostgresError as exc:
+        pg = str(exc)
+    running = postgres.PostgresServer(config).status()
+    rows.append(("postgres", pg, "not installed" not in pg))
+    rows.append(("postgres server", f"{running['url']} pid={running['pid']}",
+                 bool(running["pid"])))
     for name, value, ok in rows:
         console.print(f"{'[green]ok[/]' if ok else '[red]--[/]'}  {name:<18} {value}")
     return 0 if java in (17, 21) else 2

@@ -21,6 +21,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -58,10 +59,11 @@ def pg_bin() -> Path:
 
 
 def version() -> str:
-    """``initdb --version``'s number, e.g. ``17.6``."""
+    """``initdb --version``'s number, e.g. ``15.18``."""
     out = subprocess.run([str(pg_bin() / "initdb"), "--version"], capture_output=True,
                          text=True, timeout=30)
-    return out.stdout.strip().split()[-1] if out.returncode == 0 else "unknown"
+    found = re.search(r"\b\d+(?:\.\d+)+\b", out.stdout)
+    return found.group(0) if out.returncode == 0 and found else "unknown"
 
 
 class PostgresServer:
