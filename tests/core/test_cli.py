@@ -77,7 +77,7 @@ def test_spark_status_reports_not_running(tmp_path):
     assert out.returncode == 1 and "not running" in out.stdout
 
 
-CORE_COMMANDS = ["check", "spark", "generate", "run", "backfill", "ledger"]
+CORE_COMMANDS = ["check", "spark", "postgres", "generate", "run", "backfill", "ledger"]
 
 
 def _commands(help_text):
