@@ -4,22 +4,37 @@ Layout: ``<lake_root>/<namespace>/<layer>/<table>/date=<YYYY-MM-DD>[/<key>]``. A
 is a symbolic link to an immutable version folder under ``<table>/.versions/``. A write stages
 a new version, then swaps the link with one ``os.replace`` (atomic on POSIX), so a reader sees
 the old partition or the new one, never half of one, and a crash mid-write leaves the last
-good state. Old and orphaned versions are removed after a successful swap.
+good state.
+
+Versions are collected late, the way Delta Lake's vacuum protects concurrent readers: a swap
+stamps the version it replaces with the time it stopped being current, and removes only the
+versions that are not the current one and were stamped or last changed more than
+``VERSION_RETENTION_S`` ago. A reader still scanning the version it resolved, and a
+second writer's version fully written but not yet swapped in (two runs of one date at once),
+stay whole; whichever writer swaps last wins, with data of its own, never a link to nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
+import fcntl
 import hashlib
 import json
 import os
 import shutil
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 LAYERS = ("bronze", "silver", "gold", "models", "production", "reports", "quality")
+
+# How long a version that is no longer current stays (seconds since it last changed) before a
+# later swap of its partition removes it: longer than any read of one partition or write of
+# one version takes.
+VERSION_RETENTION_S = 3600.0
 
 # Called after an output is staged and before it is swapped in: the fault plan's crash hook.
 before_swap: contextvars.ContextVar[Callable[[], None] | None] = contextvars.ContextVar(
@@ -72,20 +87,59 @@ def new_version(part: Partition) -> Path:
 
 
 def swap_in(part: Partition, version: Path) -> Path:
-    """Point ``part`` at ``version`` atomically, then drop every other version of it."""
+    """Point ``part`` at ``version`` atomically, then collect its expired versions."""
     hook = before_swap.get()
     if hook is not None:
         hook()
     part.path.parent.mkdir(parents=True, exist_ok=True)
     if part.path.exists() and not part.path.is_symlink():
         shutil.rmtree(part.path)  # a plain folder left by hand; replace it
+    previous = os.path.realpath(part.path) if part.path.is_symlink() else None
     tmp = part.path.parent / f".{part.path.name}.{uuid.uuid4().hex}.tmp"
     os.symlink(os.path.relpath(version, part.path.parent), tmp)
     os.replace(tmp, part.path)
-    for other in part.versions_path.iterdir():
-        if other.name != version.name:
-            shutil.rmtree(other, ignore_errors=True)
+    if previous and previous != os.path.realpath(version):
+        try:  # its retention runs from now, when it stopped being current (a tombstone)
+            os.utime(previous)
+        except FileNotFoundError:
+            pass
+    collect(part)
     return part.path
+
+
+def collect(part: Partition, retention_s: float | None = None) -> list[Path]:
+    """Remove the versions of ``part`` that are not its current one and have not changed for
+    ``retention_s`` (``VERSION_RETENTION_S`` when None); returns what was removed."""
+    retention = VERSION_RETENTION_S if retention_s is None else retention_s
+    current = os.path.realpath(part.path) if part.path.is_symlink() else None
+    cutoff = time.time() - retention
+    removed = []
+    try:
+        versions = list(part.versions_path.iterdir())
+    except FileNotFoundError:
+        return removed
+    for other in versions:
+        try:
+            stale = other.lstat().st_mtime < cutoff
+        except FileNotFoundError:  # another swap collected it first
+            continue
+        if stale and os.path.realpath(other) != current:
+            shutil.rmtree(other, ignore_errors=True)
+            removed.append(other)
+    return removed
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``path`` (created if missing) for the block, across processes:
+    for a read-decide-write that must not interleave with another (moving a pointer)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def drop_partition(part: Partition) -> bool:

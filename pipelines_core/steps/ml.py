@@ -93,7 +93,8 @@ def deploy(ctx: RunContext) -> StepResult:
     """Record the date's deployment and move ``production/lead_scoring/latest`` to it.
 
     ``latest`` is a symbolic link switched with one ``os.replace``; it only moves forward in
-    time, so a backfill of older dates never replaces a newer production model.
+    time, so a backfill of older dates never replaces a newer production model, even when
+    several dates deploy at once (the read and the move happen under one lock).
     """
     model_part = ctx.partition("models", MODEL_TABLE)
     metrics = lake.read_json(ctx.partition("models", f"{MODEL_TABLE}_metrics"), "metrics.json")
@@ -102,12 +103,16 @@ def deploy(ctx: RunContext) -> StepResult:
               "auc": metrics["auc"]}
     out = lake.write_json(record, ctx.partition("production", MODEL_TABLE), name="deployment.json")
     latest = _production_root(ctx) / "latest"
-    current = json.loads((latest / "deployment.json").read_text()) if latest.exists() else None
-    moved = current is None or current["date"] <= ctx.ds
-    if moved:
-        tmp = latest.parent / f".latest.{uuid.uuid4().hex}.tmp"
-        os.symlink(os.path.relpath(os.path.realpath(out), latest.parent), tmp)
-        os.replace(tmp, latest)
+    # read, decide and move under one lock: two dates deploying at once (a backfill, a double
+    # trigger) must not move it back
+    with lake.locked(latest.parent / ".latest.lock"):
+        current = (json.loads((latest / "deployment.json").read_text())
+                   if latest.exists() else None)
+        moved = current is None or current["date"] <= ctx.ds
+        if moved:
+            tmp = latest.parent / f".latest.{uuid.uuid4().hex}.tmp"
+            os.symlink(os.path.relpath(os.path.realpath(out), latest.parent), tmp)
+            os.replace(tmp, latest)
     return StepResult(outputs=[str(out)], metrics={"latest_moved": moved, "auc": metrics["auc"]})
 
 
