@@ -170,11 +170,13 @@ def _preflight(config: WorkbenchConfig) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from pipelines_core.runner import run_pipeline
-    from pipelines_core.spec import get_pipeline
+    from pipelines_core.spec import check_date, get_pipeline
 
     config = config_from_args(args)
     spec = get_pipeline(args.pipeline)
     dates = _dates(args)
+    for day in dates:  # refused before anything starts (Spark included)
+        check_date(spec, day)
     _preflight(config)
     console = rich_console()
     failed = 0
@@ -190,11 +192,13 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     from rich.progress import Progress
 
     from pipelines_core.runner import backfill
-    from pipelines_core.spec import get_pipeline
+    from pipelines_core.spec import check_date, get_pipeline
 
     config = config_from_args(args)
     spec = get_pipeline(args.pipeline)
     dates = _dates(args)
+    for day in dates:  # refused before anything starts (Spark included)
+        check_date(spec, day)
     _preflight(config)
     console = rich_console()
     t0 = time.monotonic()

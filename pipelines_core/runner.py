@@ -24,7 +24,7 @@ from pipelines_core.alerts import send_alert
 from pipelines_core.config import WorkbenchConfig
 from pipelines_core.errors import GateFailed, StepTimeout, WorkbenchError
 from pipelines_core.runtime import run_step
-from pipelines_core.spec import PipelineSpec, retry_policy
+from pipelines_core.spec import PipelineSpec, check_date, retry_policy
 from pipelines_core.steps.etl import regions
 
 log = logging.getLogger("workbench.direct")
@@ -111,7 +111,13 @@ def _attempts(spec: PipelineSpec, step: str, date: Date, config: WorkbenchConfig
 
 def run_pipeline(spec: PipelineSpec, date: Date, config: WorkbenchConfig, *,
                  sleep: Callable[[float], None] = time.sleep) -> RunOutcome:
-    """Run every step of ``spec`` for ``date`` in order; never raises for a step failure."""
+    """Run every step of ``spec`` for ``date`` in order; never raises for a step failure.
+
+    Raises:
+        DateOutOfRange: ``date`` is before the pipeline's start date or after today; nothing
+            ran.
+    """
+    check_date(spec, date)
     outcome = RunOutcome(spec.name, date.isoformat(), "success", time.time(), 0.0)
     state: dict[str, str] = {}
     results: dict[str, Any] = {}
@@ -158,6 +164,8 @@ def backfill(spec: PipelineSpec, dates: list[Date], config: WorkbenchConfig, *,
     """
     if parallelism < 1:
         raise WorkbenchError("parallelism must be at least 1")
+    for day in dates:  # every date in range, or nothing starts
+        check_date(spec, day)
 
     def one(day: Date) -> RunOutcome:
         out = run_pipeline(spec, day, config)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timezone
 from typing import Callable
 
 from pipelines_core.errors import SpecError
@@ -207,6 +207,41 @@ PIPELINES: dict[str, PipelineSpec] = {
 
 AUC_THRESHOLD = 0.75
 REGIONS = ("amer", "apac", "emea", "latam")
+
+
+class DateOutOfRange(SpecError):
+    """A date the pipeline has no run for: before its start date, or not over yet."""
+
+
+def check_date(spec: PipelineSpec, day: date, today: date | None = None) -> None:
+    """Refuse, with one line naming the date, the pipeline and its range, a date before the
+    pipeline's start date or after today (UTC): such a date is refused before anything
+    starts, by the workbench and by every adapter, whatever the orchestrator would do."""
+    today = today or datetime.now(timezone.utc).date()
+    if day < spec.start_date:
+        raise DateOutOfRange(f"{day} is before the start date of {spec.name} "
+                             f"({spec.start_date}): it has no run for that date")
+    if day > today:
+        raise DateOutOfRange(f"{day} is after today ({today}): {spec.name} runs a date "
+                             f"from {spec.start_date} to today")
+
+
+def required_steps(spec: PipelineSpec) -> list[tuple[str, ...]]:
+    """What a successful run must show in the ledger: for each group, a successful attempt
+    of one of its steps. Every step is a group of its own, except the alternatives of a
+    branch, which form one group (the branch runs one of them); gates are left aside (a
+    gate that stops the run fails it)."""
+    alternatives = {s.name: tuple(d.name for d in spec.steps if s.name in d.upstream)
+                    for s in spec.steps if s.kind == "branch"}
+    in_branch = {name for names in alternatives.values() for name in names}
+    groups: list[tuple[str, ...]] = []
+    for s in spec.steps:
+        if s.kind == "gate" or s.name in in_branch:
+            continue
+        groups.append((s.name,))
+        if s.name in alternatives:
+            groups.append(alternatives[s.name])
+    return groups
 
 
 def get_pipeline(name: str) -> PipelineSpec:

@@ -451,6 +451,7 @@ class AirflowAdapter(Adapter):
                             logical_date_lte=logical_date(day))
 
     def run_date(self, pipeline, day, *, env=None, timeout_s=900):
+        self.refuse_out_of_range(pipeline, day)
         api = self._prepare(pipeline, env)
         # Airflow keeps one run per logical date: a repeat replaces the earlier run.
         for run in self._runs_at(api, pipeline, day):
@@ -474,6 +475,7 @@ class AirflowAdapter(Adapter):
                     api.delete_run(pipeline, run["dag_run_id"])
 
     def backfill(self, pipeline, start, end, *, parallelism=2, env=None, timeout_s=1800):
+        self.refuse_out_of_range(pipeline, start, end)
         api = self._prepare(pipeline, env)
         days = date_range(start, end)
         t0 = time.time()

@@ -14,8 +14,10 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from pipelines_core.config import WorkbenchConfig
+from pipelines_core.ledger import Ledger
 from pipelines_core.procs import group_alive
 from pipelines_core.service import tail
+from pipelines_core.spec import check_date, get_pipeline, required_steps
 
 
 @dataclass
@@ -60,6 +62,17 @@ class RunView:
 
     def step(self, name: str, map_key: str | None = None) -> StepView | None:
         return next((s for s in self.steps if s.step == name and s.map_key == map_key), None)
+
+
+def _timestamp(text: str | None) -> float | None:
+    """Seconds since the epoch of an ISO 8601 time (UTC when it names no zone)."""
+    try:
+        at = datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+    if at is None:
+        return None
+    return (at if at.tzinfo else at.replace(tzinfo=timezone.utc)).timestamp()
 
 
 class ComponentDied(RuntimeError):
@@ -147,6 +160,28 @@ class Adapter(abc.ABC):
     def start(self) -> None:
         """Start the orchestrator's services (server, scheduler, daemon)."""
 
+    # --- what a run must be ------------------------------------------------------------------
+
+    def refuse_out_of_range(self, pipeline: str, *days: Date) -> None:
+        """Raise DateOutOfRange (one line: the date, the pipeline, its range) before anything
+        starts, whatever the orchestrator would do with such a date."""
+        spec = get_pipeline(pipeline)
+        for day in days:
+            check_date(spec, day)
+
+    def evidence_gaps(self, run: RunView) -> list[str]:
+        """The steps ``run`` should have run that have no successful attempt in the ledger
+        (this adapter's namespace, the run's date, since the run started): a group of
+        alternatives (a branch's) counts once. Empty when the evidence is all there."""
+        spec = get_pipeline(run.pipeline)
+        since = _timestamp(run.start)
+        done = {a.step for a in Ledger(self.config.ledger_path).read_attempts(
+                    namespace=self.config.namespace, pipeline=run.pipeline, date=run.date)
+                if a.status == "success"
+                and (since is None or (_timestamp(a.start) or 0) >= since - 1)}
+        return [" or ".join(group) for group in required_steps(spec)
+                if not done.intersection(group)]
+
     # --- components that die -----------------------------------------------------------------
 
     def dead_components(self) -> list[dict[str, Any]]:
@@ -176,15 +211,22 @@ class Adapter(abc.ABC):
         return died
 
     def checked(self, run: RunView) -> RunView:
-        """``run`` as the harness counts it: failed, with the reason, when a component of the
-        orchestrator is dead once the run ended (it died during the run, or before it and
-        nobody started it again)."""
+        """``run`` as the harness counts it, for every adapter alike: failed, with the reason,
+        when a component of the orchestrator is dead once the run ended (it died during the
+        run, or before it and nobody started it again), or when the orchestrator reports
+        success without a successful attempt of every step the run should have run."""
         self.components_died()
         dead = [c["name"] for c in self.dead_components()]
         if dead:
             run.error = (f"{', '.join(dead)} of {self.name} died (see incidents); "
                          f"the orchestrator reported {run.state!r}")
             run.state = "failed"
+        elif run.state == "success":
+            gaps = self.evidence_gaps(run)
+            if gaps:
+                run.error = (f"orchestrator reported success but step {gaps[0]} never ran"
+                             + (f" (nor {', '.join(gaps[1:])})" if gaps[1:] else ""))
+                run.state = "failed"
         return run
 
     def stop(self) -> None:

@@ -275,6 +275,7 @@ class DagsterAdapter(Adapter):
     # --- runs ----------------------------------------------------------------------------------
 
     def run_date(self, pipeline, day, *, env=None, timeout_s=900):
+        self.refuse_out_of_range(pipeline, day)
         self.start()
         run_id = self.launch_run(pipeline, day.isoformat(), self.run_config(env))
         try:
@@ -307,6 +308,7 @@ class DagsterAdapter(Adapter):
         return sorted(pending)
 
     def backfill(self, pipeline, start, end, *, parallelism=2, env=None, timeout_s=1800):
+        self.refuse_out_of_range(pipeline, start, end)
         if parallelism != self.backfill_runs:  # the queue's bounds are instance config
             self.stop()
             self.backfill_runs = parallelism

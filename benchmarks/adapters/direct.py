@@ -47,12 +47,14 @@ class DirectAdapter(Adapter):
         return proc.returncode
 
     def run_date(self, pipeline, day, *, env=None, timeout_s=900):
+        self.refuse_out_of_range(pipeline, day)
         started = time.time()
         self._cli(["run", "--pipeline", pipeline, "--date", day.isoformat()], env, timeout_s)
         runs = [r for r in self.read_runs(pipeline, day) if r.start and r.start >= _iso(started - 1)]
         return runs[-1] if runs else self._lost_run(pipeline, day, started)
 
     def backfill(self, pipeline, start, end, *, parallelism=2, env=None, timeout_s=1800):
+        self.refuse_out_of_range(pipeline, start, end)
         t0 = time.time()
         self._cli(["backfill", "--pipeline", pipeline, "--start", start.isoformat(),
                    "--end", end.isoformat(), "--parallelism", str(parallelism)], env, timeout_s)

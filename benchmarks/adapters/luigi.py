@@ -257,11 +257,13 @@ class LuigiAdapter(Adapter):
         return summary
 
     def run_date(self, pipeline, day, *, env=None, timeout_s=900):
+        self.refuse_out_of_range(pipeline, day)
         summary = self._worker(["run", "--pipeline", pipeline, "--date", day.isoformat()],
                                env, timeout_s, pipeline, [day.isoformat()])
         return self._view(pipeline, day.isoformat(), summary)
 
     def backfill(self, pipeline, start, end, *, parallelism=2, env=None, timeout_s=1800):
+        self.refuse_out_of_range(pipeline, start, end)
         days = [d.isoformat() for d in date_range(start, end)]
         summary = self._worker(["backfill", "--pipeline", pipeline, "--start", start.isoformat(),
                                 "--end", end.isoformat(), "--workers", str(parallelism)],

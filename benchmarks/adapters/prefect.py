@@ -161,6 +161,7 @@ class PrefectAdapter(Adapter):
                    what=f"flow runs {sorted(pending)} terminal")
 
     def run_date(self, pipeline, day, *, env=None, timeout_s=900):
+        self.refuse_out_of_range(pipeline, day)
         if self.in_process:
             return self.read_run(self.call_flow(pipeline, day, env, timeout_s))
         run_id = self.create_run(pipeline, day, env)
@@ -226,6 +227,7 @@ class PrefectAdapter(Adapter):
         return BACKFILL_QUEUE
 
     def backfill(self, pipeline, start, end, *, parallelism=2, env=None, timeout_s=1800):
+        self.refuse_out_of_range(pipeline, start, end)
         if parallelism < 1:
             raise ValueError("parallelism must be at least 1")
         days = date_range(start, end)

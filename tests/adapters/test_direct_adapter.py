@@ -1,11 +1,14 @@
 """The direct adapter implements the benchmark's interface over real runs."""
 
 import json
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
 
 from benchmarks.adapters.base import RunView
 from benchmarks.adapters.direct import DirectAdapter
 from pipelines_core import testing
+from pipelines_core.spec import DateOutOfRange
 
 
 def test_run_date_and_backfill_are_read_back_in_the_normalised_shape(connect_config, tmp_path):
@@ -28,3 +31,37 @@ def test_run_date_and_backfill_are_read_back_in_the_normalised_shape(connect_con
     assert [r.state for r in bf.runs] == ["success", "success"]
     assert bf.dates == ["2026-11-03", "2026-11-04"]
     assert len(adapter.read_runs("customer_daily_etl", days[0])) == 2
+
+    # the evidence of every step the runs should have run is in the ledger: they stand
+    for r in [run, *bf.runs]:
+        assert adapter.checked(r).state == "success" and r.error is None
+    assert adapter.evidence_gaps(run) == []
+
+
+def test_a_date_out_of_the_pipeline_s_range_is_refused_before_anything_starts(tmp_path):
+    adapter = DirectAdapter(testing.make_config(tmp_path))
+    early = date(2026, 9, 30)
+    with pytest.raises(DateOutOfRange, match="^2026-09-30 is before the start date of "
+                       "customer_daily_etl \\(2026-10-01\\): it has no run for that date$"):
+        adapter.run_date("customer_daily_etl", early)
+    with pytest.raises(DateOutOfRange, match="is before the start date of lead_scoring_mlops"):
+        adapter.backfill("lead_scoring_mlops", early, date(2026, 10, 2))
+    later = datetime.now(timezone.utc).date() + timedelta(days=1)
+    with pytest.raises(DateOutOfRange, match=f"^{later} is after today"):
+        adapter.run_date("customer_daily_etl", later)
+    assert not adapter.config.ledger_path.exists()  # no step started
+
+
+def test_a_success_without_evidence_counts_as_failed(tmp_path):
+    """An orchestrator that says success for a run whose steps never ran (Airflow, given a
+    date it has no run for, once did): the run counts as failed, with the first missing
+    step named."""
+    adapter = DirectAdapter(testing.make_config(tmp_path))
+    run = RunView("r1", "customer_daily_etl", "2026-11-05", "success",
+                  start="2026-11-05T02:00:00+00:00")
+    checked = adapter.checked(run)
+    assert checked.state == "failed"
+    assert checked.error == (
+        "orchestrator reported success but step wait_for_export never ran (nor ingest_cdc, "
+        "gold_region_aggregates, gold_summary, choose_report, monthly_report or daily_report, "
+        "notify)")
