@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import http.server
 import json
+import os
 import subprocess
 import sys
 import textwrap
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -275,3 +277,55 @@ def test_status_hides_the_password_of_a_url_setting():
         "postgresql+asyncpg://prefect:***@127.0.0.1:5432/prefect"
     assert hide_password("http://127.0.0.1:4200/api") == "http://127.0.0.1:4200/api"
     assert hide_password("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
+
+
+def one_error_line(out: subprocess.CompletedProcess) -> str:
+    """The mistake's answer: exit 2, no traceback, exactly one line saying ``error:``."""
+    assert out.returncode == 2, (out.returncode, out.stdout, out.stderr)
+    assert "Traceback" not in out.stderr + out.stdout
+    lines = [line for line in (out.stderr + out.stdout).splitlines() if "error:" in line]
+    assert len(lines) == 1, out.stderr
+    return lines[0]
+
+
+def test_every_command_line_mistake_gives_one_error_line_and_exit_2(toy, tmp_path):
+    run, port = toy
+    script = tmp_path / "toy_service.py"
+    home = tmp_path / "home"
+
+    def service(*argv: str) -> str:
+        return one_error_line(subprocess.run(
+            [sys.executable, str(script), "--home", str(home), *argv], capture_output=True,
+            text=True, timeout=120))
+
+    assert "invalid choice: 'sqlite'" in service("--profile", "sqlite", "up")
+    assert "invalid int value: 'abc'" in service("--port", "abc", "status")
+    assert "invalid choice: 'frobnicate'" in service("frobnicate")
+    assert "the following arguments are required: component" in service("kill")
+    assert service("kill", "web") == "error: toy web is not running"
+    assert service("restart", "scheduler") == (
+        "error: toy has no component 'scheduler'; its components: web, worker")
+
+    env = {**os.environ, "WORKBENCH_STATE_DIR": str(tmp_path / "state"),
+           "WORKBENCH_LAKE_ROOT": str(tmp_path / "lake")}
+
+    def workbench(*argv: str) -> str:
+        return one_error_line(subprocess.run(
+            [sys.executable, "-m", "workbench_cli", *argv], capture_output=True, text=True,
+            timeout=120, env=env, cwd=Path(procs.__file__).parent.parent))
+
+    assert "invalid choice: 'nope'" in workbench("bench", "--preset", "nope")
+    assert "invalid choice: 'sqlite'" in workbench("bench", "--profile", "sqlite")
+    assert workbench("bench", "--orchestrators", "nifi") == (
+        "error: unknown orchestrator(s) nifi; known: direct, airflow, prefect, dagster, luigi")
+    assert workbench("bench", "--repetitions", "0") == "error: repetitions must be at least 1"
+    assert "unknown scenario(s) chaos" in workbench("bench", "--scenarios", "chaos")
+    assert "invalid choice: 'restart'" in workbench("postgres", "restart")
+    assert workbench("run", "--pipeline", "customer_daily_etl", "--date", "2026-09-30") == (
+        "error: 2026-09-30 is before the start date of customer_daily_etl (2026-10-01): it "
+        "has no run for that date")
+    assert workbench("run", "--pipeline", "nope", "--date", "2026-10-02") == (
+        "error: unknown pipeline 'nope'; known: customer_daily_etl, lead_scoring_mlops")
+    assert "malformed date '2026-13-01'" in workbench("run", "--pipeline",
+                                                       "customer_daily_etl", "--date",
+                                                       "2026-13-01")
