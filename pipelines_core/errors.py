@@ -27,6 +27,11 @@ class GateFailed(StepFailed):
     """A gate (data quality, model AUC) rejected the data: stop everything downstream."""
 
 
+class ContractViolation(GateFailed):
+    """An input breaks its declared contract (unreadable, a column missing or of another
+    type): a verdict on the data like a gate's, so never retried."""
+
+
 class ExportNotReady(StepFailed):
     """The bronze export of the date did not appear before the sensor's timeout."""
 

@@ -50,7 +50,8 @@ def quality_checks(bronze: Any, silver: Any, *, expected_rows: int) -> list[dict
 
     - null_keys: share of export rows without a customer id, at most 1%;
     - duplicate_keys: customers with more than one silver row, none allowed;
-    - row_count: export rows within 50%..200% of the expected daily volume;
+    - row_count: export rows within 50%..200% of the expected daily volume, or none at all
+      (an empty export is legal: a day without changes gives empty outputs);
     - referential_region: active silver customers whose region is not a known region, none;
     - null_email: share of active silver customers without e-mail, at most 5%.
     """
@@ -67,12 +68,13 @@ def quality_checks(bronze: Any, silver: Any, *, expected_rows: int) -> list[dict
         .alias("bad_region"),
         F.sum(F.col("email").isNull().cast("int")).alias("null_email")).first()
     rows = b["rows"] or 0
-    null_key_share = (b["null_keys"] or 0) / rows if rows else 1.0
+    null_key_share = (b["null_keys"] or 0) / rows if rows else 0.0
     null_email_share = (a["null_email"] or 0) / a["rows"] if a["rows"] else 0.0
     return [
         _check("null_keys", null_key_share <= 0.01, round(null_key_share, 6), 0.01),
         _check("duplicate_keys", s["rows"] == s["keys"], s["rows"] - s["keys"], 0),
-        _check("row_count", 0.5 * expected_rows <= rows <= 2.0 * expected_rows, rows,
+        _check("row_count", rows == 0 or 0.5 * expected_rows <= rows <= 2.0 * expected_rows,
+               rows,
                [int(0.5 * expected_rows), int(2.0 * expected_rows)]),
         _check("referential_region", (a["bad_region"] or 0) == 0, a["bad_region"] or 0, 0),
         _check("null_email", null_email_share <= 0.05, round(null_email_share, 6), 0.05),

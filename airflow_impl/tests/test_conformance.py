@@ -7,7 +7,7 @@ from airflow.providers.standard.operators.python import BranchPythonOperator
 from airflow.sdk import BaseSensorOperator, RetryAction
 from airflow.sdk.definitions.mappedoperator import MappedOperator
 
-from pipelines_core.errors import GateFailed
+from pipelines_core.errors import ContractViolation, GateFailed
 from pipelines_core.spec import PIPELINES
 from pipelines_core.steps.etl import regions
 
@@ -41,7 +41,9 @@ def test_step_kinds(dagbag, name):
                                                 if step.name in d.upstream}
         if step.kind == "join" and len(step.upstream) > 1:
             assert task.trigger_rule == "none_failed_min_one_success"
-        if step.kind == "gate":  # a failed gate is not retried; any other error is
-            gate = task.retry_policy.evaluate(GateFailed("AUC 0.5 < 0.75"), 1, 3)
-            other = task.retry_policy.evaluate(RuntimeError("Spark went away"), 1, 3)
-            assert (gate.action, other.action) == (RetryAction.FAIL, RetryAction.DEFAULT)
+        # a failed gate or a broken input is not retried, in any step; any other error is
+        gate = task.retry_policy.evaluate(GateFailed("AUC 0.5 < 0.75"), 1, 3)
+        broken = task.retry_policy.evaluate(ContractViolation("lacks column op_ts"), 1, 3)
+        other = task.retry_policy.evaluate(RuntimeError("Spark went away"), 1, 3)
+        assert (gate.action, broken.action, other.action) == (
+            RetryAction.FAIL, RetryAction.FAIL, RetryAction.DEFAULT), step.name

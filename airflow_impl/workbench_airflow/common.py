@@ -74,20 +74,20 @@ def default_args(spec: PipelineSpec, config: WorkbenchConfig) -> dict[str, Any]:
     }
 
 
-# A gate's verdict is about the data, not a transient fault: retrying cannot change it.
+# A gate's verdict is about the data, not a transient fault: retrying cannot change it. The
+# same holds for an input that breaks its contract (``ContractViolation``, a GateFailed),
+# which any step that reads one may raise; every other error keeps the spec's retries.
 GATE_RETRY_POLICY = ExceptionRetryPolicy(rules=[
     RetryRule(exception="pipelines_core.errors.GateFailed", action=RetryAction.FAIL,
-              reason="a failed gate is a verdict on the data; retrying cannot change it"),
+              reason="a failed gate or a broken input is a verdict on the data; retrying "
+                     "cannot change it"),
 ])
 
 
 def step_args(spec: PipelineSpec, name: str) -> dict[str, Any]:
     """Per-task arguments from the spec: the task id is the step's name, its doc the step's."""
     step = spec.step(name)
-    args: dict[str, Any] = {"task_id": step.name, "doc_md": step.doc}
-    if step.kind == "gate":
-        args["retry_policy"] = GATE_RETRY_POLICY
-    return args
+    return {"task_id": step.name, "doc_md": step.doc, "retry_policy": GATE_RETRY_POLICY}
 
 
 def start_date(spec: PipelineSpec) -> datetime:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from dagster import (AssetKey, Backoff, DailyPartitionsDefinition, MetadataValue, Output,
-                     RetryPolicy)
+from dagster import (AssetKey, Backoff, DailyPartitionsDefinition, Failure, MetadataValue,
+                     Output, RetryPolicy)
 
 from pipelines_core.config import parse_date
+from pipelines_core.errors import GateFailed
 from pipelines_core.runtime import run_step
 from pipelines_core.spec import PIPELINES, get_pipeline, retry_policy
 
@@ -64,15 +65,23 @@ def run_core_step(context: Any, workbench: WorkbenchResource, spark: SparkResour
     """Run one attempt of ``step`` for the run's partition and return the core's result.
 
     The partition key is the data date; Dagster's ``retry_number`` (0-based) is the attempt.
-    A failure propagates, so Dagster's retry policy and failure handling take over.
+    A failure propagates, so Dagster's retry policy and failure handling take over; a broken
+    input is a ``Failure`` that allows no retry.
     """
     config = workbench.load()
     # The core opens its Spark session lazily, inside the attempt, from the same provider
     # ``spark`` wraps: so the step Dagster times is the attempt the ledger times, and a floor
     # run (noop), which touches no data, opens none.
-    return run_step(pipeline, step, parse_date(context.partition_key), config=config,
-                    attempt=context.retry_number + 1, map_key=map_key, inputs=inputs,
-                    orchestrator=ORCHESTRATOR, fault_plan=workbench.fault_plan())
+    try:
+        return run_step(pipeline, step, parse_date(context.partition_key), config=config,
+                        attempt=context.retry_number + 1, map_key=map_key, inputs=inputs,
+                        orchestrator=ORCHESTRATOR, fault_plan=workbench.fault_plan())
+    except GateFailed as exc:
+        if get_pipeline(pipeline).step(step).kind == "gate":
+            raise  # the gate's asset check turns it into a failed check
+        # a broken input (ContractViolation) in an ordinary step: a verdict on the data,
+        # which Dagster's retry policy must not retry
+        raise Failure(description=str(exc), allow_retries=False) from exc
 
 
 def result_metadata(result: dict[str, Any]) -> dict[str, Any]:

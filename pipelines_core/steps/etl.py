@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date as Date
 from datetime import timedelta
 
-from pipelines_core import lake, transforms
+from pipelines_core import contract, lake, transforms
 from pipelines_core.config import WorkbenchConfig
 from pipelines_core.errors import ExportNotReady, GateFailed
 from pipelines_core.procs import poll_until
@@ -43,9 +43,13 @@ def wait_for_export(ctx: RunContext) -> StepResult:
 
 
 def ingest_cdc(ctx: RunContext) -> StepResult:
-    """Resolve the date's CDC export into silver customers (one row per customer touched)."""
+    """Check the date's CDC export against its contract, then resolve it into silver
+    customers (one row per customer touched). A broken export stops here, before Spark reads
+    it and before anything is written, and is not retried (``ContractViolation``)."""
+    part = export_partition(ctx.config, ctx.date)
+    contract.check_export(part.path, ctx.date)
     spark = ctx.spark
-    bronze = spark.read.parquet(export_partition(ctx.config, ctx.date).uri())
+    bronze = spark.read.parquet(part.uri())
     silver = transforms.resolve_cdc(bronze, ctx.date)
     out = lake.write_parquet(silver, ctx.partition("silver", SILVER_TABLE))
     from pyspark.sql import functions as F
