@@ -1,8 +1,9 @@
 """The benchmark harness: the same scenarios, data and faults on every orchestrator.
 
 Scenarios (see DESIGN.md and ``benchmarks.scenarios``): happy path with the orchestrator's
-floor, retries (transient, crash, hang, permanent), backfill (from empty, re-run, one bad day),
-observability probes (``benchmarks.probes``). Fairness: one orchestrator's services at a time
+floor (all an extra row runs: another profile or mode, after the rounds, every repetition on
+one start of its services), retries (transient, crash, hang, permanent), backfill (from
+empty, re-run, one bad day), observability probes (``benchmarks.probes``). Fairness: one orchestrator's services at a time
 (plus the shared Spark Connect server), repetitions interleaved (A B C D A B C D), each
 orchestrator's first run an uncounted warm-up on its first round's services; medians with min
 and max. Every figure comes from the run ledger (``benchmarks.measures``) or the
@@ -128,10 +129,18 @@ class Harness:
             scenarios.prepare_data(a, source=first)  # the first namespace's exports, copied
             first = first or a.config
         rounds = self.plan.repetitions
-        for rep, name in interleaved([n for n in names if n in adapters], rounds):
+        main = [n for n in names if n in adapters and n not in self.extra]
+        for rep, name in interleaved(main, rounds):
             sampler.phase = name
             self.progress(f"round {rep + 1}/{rounds}: {name}")
             self._turn(scenarios, adapters, name, rep, per[name])
+        # An extra row (another profile or mode of an orchestrator) runs once, after the
+        # rounds: its warm-up, then every counted happy path and floor, on one start of its
+        # services (a start per round would cost more than its runs).
+        for name in [n for n in names if n in adapters and n in self.extra]:
+            sampler.phase = name
+            self.progress(f"extra row: {name}")
+            self._turn(scenarios, adapters, name, 0, per[name])
         return assemble(self.plan, cfg, adapters, per)
 
     def _turn(self, scenarios: Scenarios, adapters: dict[str, Adapter], name: str, rep: int,
@@ -151,15 +160,19 @@ class Harness:
             adapter.start()
             turn["services_start_s"].append(round(time.monotonic() - t_turn, 1))
             self.progress(f"  {name} ready in {turn['services_start_s'][-1]} s")
-            with phase("happy_path"):
-                if rep == 0:  # the warm-up, on the services of the first round
-                    mine["happy"].append(scenarios.happy(adapter, self.plan.happy_dates()[0], 0))
-                mine["happy"].append(
-                    scenarios.happy(adapter, self.plan.happy_dates()[rep + 1], rep + 1))
-                floor = scenarios.floor(adapter, self.plan.floor_dates()[rep], rep + 1)
-            mine["floor"].append(floor)
-            if floor["state"] != "success":  # a failed floor run measures nothing
-                mine["errors"].append(f"floor run of {floor['date']} ended {floor['state']!r}")
+            reps = range(self.plan.repetitions) if name in self.extra else [rep]
+            for r in reps:
+                with phase("happy_path"):
+                    if r == 0:  # the warm-up, on the services of the first round
+                        mine["happy"].append(
+                            scenarios.happy(adapter, self.plan.happy_dates()[0], 0))
+                    mine["happy"].append(
+                        scenarios.happy(adapter, self.plan.happy_dates()[r + 1], r + 1))
+                    floor = scenarios.floor(adapter, self.plan.floor_dates()[r], r + 1)
+                mine["floor"].append(floor)
+                if floor["state"] != "success":  # a failed floor run measures nothing
+                    mine["errors"].append(
+                        f"floor run of {floor['date']} ended {floor['state']!r}")
             if last:
                 self._last_round(scenarios, adapter, adapters["direct"], phase, mine)
         except Exception as exc:  # noqa: BLE001 - one orchestrator's failure is a result

@@ -94,7 +94,7 @@ class DagsterAdapter(Adapter):
         if in_process is None:  # the benchmark's choice: Dagster's default multiprocess executor
             in_process = os.environ.get("WORKBENCH_DAGSTER_EXECUTOR", "") == "in_process"
         self.in_process = in_process
-        self.mode = ("in_process executor (every step in the run's process)" if in_process
+        self.mode = ("in_process executor (every step in the run process)" if in_process
                      else "multiprocess executor (a process per step), default run launcher")
         self.max_concurrent_runs = max_concurrent_runs
         self.backfill_runs = backfill_runs

@@ -29,7 +29,7 @@ def _iso(ts: float) -> str:
 
 class DirectAdapter(Adapter):
     name = "direct"
-    mode = "direct runner (the core's steps in one process)"
+    mode = "direct runner (the core steps, one process)"
     namespace = "direct"
     capabilities = Capabilities(
         exponential_backoff=True, max_retry_delay=True, retry_jitter=False,

@@ -192,7 +192,7 @@ def test_one_orchestrator_side_by_side_with_the_baseline(production_config):
     cfg = production_config
     plan = BenchPlan(["luigi"], scale=1_000, repetitions=1, backfill_days=2, bad_range_days=2,
                      scenarios=("happy_path", "retries", "backfill"),
-                     retry_kinds=("transient",))
+                     retry_kinds=("transient",), extra_rows=("luigi (default profile)",))
     assert plan.profile == "production"  # the benchmark's default
     results = Harness(cfg, plan, progress=lambda m: None,
                       adapter_options={"luigi": {"port": free_port()}}).run()
@@ -206,6 +206,17 @@ def test_one_orchestrator_side_by_side_with_the_baseline(production_config):
     assert pg["port"] == cfg.postgres_port and pg["settings"]["listen_addresses"] == "127.0.0.1"
     assert PostgresServer(cfg).query("SELECT count(*) FROM tasks", user="luigi",
                                      database="luigi")[0][0] != "0"
+    # the extra row: Luigi on its quickstart's SQLite, the happy path and the floor only
+    extra = results["orchestrators"]["luigi (default profile)"]
+    assert (extra["orchestrator"], extra["profile"], extra["errors"]) == ("luigi", "default", [])
+    assert extra["scenarios"]["happy_path"]["states"] == ["success"]
+    assert extra["scenarios"]["retries"] == {} and extra["scenarios"]["observability"][
+        "score"] is None
+    assert extra["settings"]["task_history.db_connection"].startswith("sqlite:///")
+    [pair] = report.profile_rows(results)
+    assert pair["orchestrator"] == "luigi" and pair["wall_production_s"] == report._fmt(
+        luigi["scenarios"]["happy_path"]["wall_s"])
+    jsonschema.validate(results, SCHEMA)
     hp, base = luigi["scenarios"]["happy_path"], direct["scenarios"]["happy_path"]
     assert hp["states"] == ["success"]
     assert hp["overhead_ratio"] == round(hp["wall_s"] / base["wall_s"], 3)
