@@ -229,14 +229,16 @@ def check_date(spec: PipelineSpec, day: date, today: date | None = None) -> None
 def required_steps(spec: PipelineSpec) -> list[tuple[str, ...]]:
     """What a successful run must show in the ledger: for each group, a successful attempt
     of one of its steps. Every step is a group of its own, except the alternatives of a
-    branch, which form one group (the branch runs one of them); gates are left aside (a
-    gate that stops the run fails it)."""
+    branch, which form one group (the branch runs one of them). Gates and sensors are left
+    aside: a gate that stops the run fails it, and a sensor may be the orchestrator's own
+    check that the input exists (Luigi's external task), which runs no step; the step that
+    reads the input proves it was there."""
     alternatives = {s.name: tuple(d.name for d in spec.steps if s.name in d.upstream)
                     for s in spec.steps if s.kind == "branch"}
     in_branch = {name for names in alternatives.values() for name in names}
     groups: list[tuple[str, ...]] = []
     for s in spec.steps:
-        if s.kind == "gate" or s.name in in_branch:
+        if s.kind in ("gate", "sensor") or s.name in in_branch:
             continue
         groups.append((s.name,))
         if s.name in alternatives:

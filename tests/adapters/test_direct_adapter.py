@@ -62,6 +62,6 @@ def test_a_success_without_evidence_counts_as_failed(tmp_path):
     checked = adapter.checked(run)
     assert checked.state == "failed"
     assert checked.error == (
-        "orchestrator reported success but step wait_for_export never ran (nor ingest_cdc, "
+        "orchestrator reported success but step ingest_cdc never ran (nor "
         "gold_region_aggregates, gold_summary, choose_report, monthly_report or daily_report, "
         "notify)")
