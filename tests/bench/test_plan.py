@@ -80,13 +80,18 @@ def test_rows_the_presets_run_besides_each_orchestrator_s_own():
     assert quick.profile == "production"
     assert quick.rows() == [
         ("direct", "direct", {}, "production"), ("airflow", "airflow", {}, "production"),
-        ("dagster", "dagster", {}, "production"),
-        ("dagster (in_process executor)", "dagster", {"in_process": True}, "production")]
-    # the full preset adds every orchestrator's default profile; rows of orchestrators not
-    # in the plan are left out
-    full = BenchPlan.preset("full", ["luigi"])
-    assert [r[0] for r in full.rows()] == ["direct", "luigi", "luigi (default profile)"]
-    assert full.rows()[-1] == ("luigi (default profile)", "luigi", {}, "default")
+        ("dagster", "dagster", {}, "production")]
+    # the full preset adds each documented faster mode and every orchestrator's default
+    # profile; rows of orchestrators not in the plan are left out
+    full = BenchPlan.preset("full", ["airflow", "dagster"])
+    assert [r[0] for r in full.rows()][3:] == [
+        "dagster (in_process executor)", "airflow (default profile)",
+        "dagster (default profile)"]
+    assert full.rows()[3] == ("dagster (in_process executor)", "dagster",
+                              {"in_process": True}, "production")
+    assert full.rows()[-1] == ("dagster (default profile)", "dagster", {}, "default")
+    assert [r[0] for r in BenchPlan.preset("full", ["luigi"]).rows()] == [
+        "direct", "luigi", "luigi (default profile)"]
     on_default = plan_from(options("--profile", "default"), ["luigi"])
     assert on_default.profile == "default" and on_default.rows()[1][3] == "default"
     with pytest.raises(ValueError, match="unknown profile 'sqlite'"):
