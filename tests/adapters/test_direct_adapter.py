@@ -65,3 +65,26 @@ def test_a_success_without_evidence_counts_as_failed(tmp_path):
         "orchestrator reported success but step ingest_cdc never ran (nor "
         "gold_region_aggregates, gold_summary, choose_report, monthly_report or daily_report, "
         "notify)")
+
+
+def test_a_double_trigger_ends_twice_with_the_data_of_one_run(connect_config, tmp_path):
+    """Two runs of one date at once: both end, the ledger shows both, and every output is
+    the one a single run writes (each write swaps a whole version; neither is lost)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pipelines_core.ledger import Ledger
+    from pipelines_core.verify import output_checksums
+
+    cfg = connect_config.replace(lake_root=tmp_path / "lake", state_dir=tmp_path / "state")
+    adapter = DirectAdapter(cfg)
+    day = date(2026, 11, 5)
+    testing.generate_exports(adapter.config, [day])
+    with ThreadPoolExecutor(2) as pool:
+        runs = list(pool.map(lambda _: adapter.run_date("customer_daily_etl", day), range(2)))
+    assert [r.state for r in runs] == ["success", "success"]
+    attempts = Ledger(adapter.config.ledger_path).read_attempts(
+        namespace=adapter.config.namespace, step="gold_summary", date=day.isoformat())
+    assert [a.status for a in attempts] == ["success", "success"]
+    assert len({a.pid for a in attempts}) == 2  # two runs, two processes
+    reference = testing.reference_outputs(cfg, "customer_daily_etl", day)
+    assert output_checksums(adapter.config, "customer_daily_etl", day) == reference
