@@ -30,3 +30,22 @@ def test_floor_run_follows_the_graph_without_data(tmp_path):
     assert sorted(p.name for p in (lake / "reports").iterdir()) == ["_luigi_noop"]
     assert not results_root(cfg).exists()
     assert results_root(cfg.replace(noop=True)).exists()
+
+
+
+def test_a_date_whose_outputs_exist_is_reported_skipped_until_forced(tmp_path):
+    """Luigi judges a date done from its outputs, not its inputs: asked again, it says that
+    it ran nothing and how to force it; forced, every step runs again."""
+    cfg = make_config(tmp_path, namespace="luigi")
+    args = ("run", "--pipeline", "customer_daily_etl", "--date", "2026-12-01")
+    noop = {"WORKBENCH_NOOP": "true"}
+    assert run_luigi(cfg, *args, env=noop, timeout=120)[1]["status"] == "SUCCESS"
+    first = len(Ledger(cfg.ledger_path).read_attempts())
+    rc, again = run_luigi(cfg, *args, env=noop, timeout=120)
+    assert rc == 0 and again["status"] == "SKIPPED" and again["skipped"] == "outputs exist"
+    assert again["force"] == ("python -m workbench_luigi run --pipeline customer_daily_etl "
+                              "--date 2026-12-01 --force")
+    assert len(Ledger(cfg.ledger_path).read_attempts()) == first  # nothing ran
+    rc, forced = run_luigi(cfg, *args, "--force", env=noop, timeout=120)
+    assert rc == 0 and forced["status"] == "SUCCESS"
+    assert len(Ledger(cfg.ledger_path).read_attempts()) == 2 * first  # every step again

@@ -5,6 +5,11 @@
         --start 2026-10-01 --end 2026-10-03 --workers 2
     python -m workbench_luigi config            # write luigi.cfg for the plain `luigi` CLI
 
+Luigi judges a date done from its outputs: ``run`` for a date whose outputs exist runs
+nothing, says so on stderr with the command that forces it (``--force``: the steps' results of
+the date are removed first, so every step runs and reads its inputs again), and prints a
+``SKIPPED`` summary.
+
 ``run`` and ``backfill`` use an in-process scheduler unless ``--scheduler-url`` names a
 luigid (``python -m workbench_luigi.service up`` starts one). The worker's log goes to
 ``<state_dir>/luigi/logs/worker-*.log`` (one line per record, with the pid of the process
@@ -28,6 +33,7 @@ import luigi
 from luigi.tools.range import RangeDaily
 
 from pipelines_core.config import config_for, parse_date
+from pipelines_core.spec import check_date, get_pipeline
 
 from workbench_luigi import customer_daily_etl, lead_scoring_mlops
 from workbench_luigi.settings import ORCHESTRATOR, apply_settings, state_root, write_luigi_cfg
@@ -84,6 +90,21 @@ def preload_spark_client(config) -> None:
     import pyspark.sql.functions  # noqa: F401
 
 
+def forget(pipeline: str, day: Date) -> list[Path]:
+    """Remove the steps' results of ``day`` (what makes Luigi judge its tasks complete), so
+    every step runs again; the lake's partitions are replaced atomically when they do."""
+    import shutil
+
+    from workbench_luigi.base import results_root
+
+    removed = []
+    for found in (results_root(config_for(ORCHESTRATOR)) / pipeline).glob(
+            f"*/date={day.isoformat()}"):
+        shutil.rmtree(found)
+        removed.append(found)
+    return removed
+
+
 def build(tasks: list[luigi.Task], *, scheduler_url: str | None, workers: int,
           log_dir: Path | None = None) -> dict:
     """``luigi.build`` with the workbench's settings; returns a JSON-safe summary."""
@@ -125,6 +146,10 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--scheduler-url", default=None,
                        help="a luigid, e.g. http://127.0.0.1:8082 (default: local scheduler)")
         p.add_argument("--log-dir", type=Path, default=None)
+        if name == "run":
+            p.add_argument("--force", action="store_true",
+                           help="run every step of the date again, even when its outputs "
+                                "exist (Luigi otherwise judges the date done from them)")
     sub.add_parser("config")
     args = parser.parse_args(argv)
 
@@ -133,7 +158,27 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     if args.command == "run":
-        tasks = [terminal(args.pipeline)(date=parse_date(args.date))]
+        day = parse_date(args.date)
+        check_date(get_pipeline(args.pipeline), day)
+        tasks = [terminal(args.pipeline)(date=day)]
+        if args.force:
+            forget(args.pipeline, day)
+        elif tasks[0].complete():
+            # Luigi decides a date is done from its outputs, not from its inputs: a changed
+            # export is not read again unless asked
+            again = (f"python -m workbench_luigi run --pipeline {args.pipeline} "
+                     f"--date {args.date} --force")
+            print(f"skipped: the outputs of {args.pipeline} {args.date} exist, so Luigi runs "
+                  f"nothing (it judges a date done from its outputs, not its inputs); to "
+                  f"recompute it: {again}", file=sys.stderr)
+            now = time.time()
+            print(json.dumps({"status": "SKIPPED", "ok": True, "skipped": "outputs exist",
+                              "force": again, "summary": "nothing ran: the outputs exist",
+                              "start": now, "end": now, "wall_s": 0.0, "log": None,
+                              "worker_id": None, "namespace": config_for(ORCHESTRATOR).namespace,
+                              "scheduler_url": args.scheduler_url or "local",
+                              "command": "run", "pipeline": args.pipeline}))
+            return 0
     else:
         tasks = [range_daily(args.pipeline, parse_date(args.start), parse_date(args.end))]
     summary = build(tasks, scheduler_url=args.scheduler_url, workers=args.workers,
