@@ -33,6 +33,7 @@ import luigi
 from luigi.tools.range import RangeDaily
 
 from pipelines_core.config import config_for, parse_date
+from pipelines_core.errors import WorkbenchError
 from pipelines_core.spec import check_date, get_pipeline
 
 from workbench_luigi import customer_daily_etl, lead_scoring_mlops
@@ -159,7 +160,11 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "run":
         day = parse_date(args.date)
-        check_date(get_pipeline(args.pipeline), day)
+        try:
+            check_date(get_pipeline(args.pipeline), day)
+        except WorkbenchError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         tasks = [terminal(args.pipeline)(date=day)]
         if args.force:
             forget(args.pipeline, day)
