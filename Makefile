@@ -49,7 +49,7 @@ demo: setup
 # The root environment's suite comes in groups that mirror the code (tests/core, tests/bench,
 # tests/adapters, tests/stack, tests/course) so that they can run side by side with the
 # implementations' suites: TEST_JOBS=1 make test runs everything one after the other.
-TEST_JOBS      ?= 3
+TEST_JOBS      ?= 2
 # Each suite keeps its temporary files in a folder of its own: pytest's shared default keeps
 # only the three newest sessions' folders and deletes older ones, even of sessions still
 # running side by side (a service's pid record vanished with them). Short paths under /tmp:

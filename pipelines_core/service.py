@@ -278,9 +278,10 @@ class Service(abc.ABC):
             return row if row.health == HEALTHY else None
 
         def dead() -> str | None:
-            why = fail() if fail else None
-            if why:
-                return why
+            # A process this call started is judged by its own exit: between fork and exec
+            # its command line is still its parent's, so a record check could call it gone.
+            if fail is not None:
+                return fail()
             return None if self.health(comp).health != DOWN else "its process is gone"
 
         try:
