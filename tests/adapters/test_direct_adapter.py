@@ -84,7 +84,8 @@ def test_a_double_trigger_ends_twice_with_the_data_of_one_run(connect_config, tm
     assert [r.state for r in runs] == ["success", "success"]
     attempts = Ledger(adapter.config.ledger_path).read_attempts(
         namespace=adapter.config.namespace, step="gold_summary", date=day.isoformat())
-    assert [a.status for a in attempts] == ["success", "success"]
-    assert len({a.pid for a in attempts}) == 2  # two runs, two processes
+    # both runs ended their summary with a success (a retry on the way is the ledger's too)
+    assert [a.status for a in attempts].count("success") == 2
+    assert len({a.pid for a in attempts if a.status == "success"}) == 2  # two processes
     reference = testing.reference_outputs(cfg, "customer_daily_etl", day)
     assert output_checksums(adapter.config, "customer_daily_etl", day) == reference
