@@ -40,7 +40,7 @@ from typing import Any, Mapping
 from pipelines_core.http import HttpClient, HttpError
 from pipelines_core.procs import free_port, poll_until
 from pipelines_core.service import (GENERATED, Component, Service, ServiceError, env_file,
-                                    main)
+                                    hide_password, main)
 from pipelines_core.spec import PIPELINES
 
 from workbench_airflow import DAGS_FOLDER, IMPL_DIR, ORCHESTRATOR
@@ -95,13 +95,7 @@ def migrate(env: Mapping[str, str], timeout_s: float = 600) -> None:
 def masked(key: str, value: str) -> str:
     """A setting as status shows it: the token secret hidden, and the password of a
     ``scheme://user:password@host`` URL."""
-    if key == SECRET:
-        return "***"
-    head, sep, rest = value.partition("://")
-    creds, at, host = rest.rpartition("@")
-    if sep and at and ":" in creds:
-        return f"{head}://{creds.split(':', 1)[0]}:***@{host}"
-    return value
+    return "***" if key == SECRET else hide_password(value)
 
 
 class AirflowService(Service):
