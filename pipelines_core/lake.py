@@ -16,9 +16,7 @@ stay whole; whichever writer swaps last wins, with data of its own, never a link
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
-import fcntl
 import hashlib
 import json
 import os
@@ -27,7 +25,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 LAYERS = ("bronze", "silver", "gold", "models", "production", "reports", "quality")
 
@@ -127,19 +125,6 @@ def collect(part: Partition, retention_s: float | None = None) -> list[Path]:
             shutil.rmtree(other, ignore_errors=True)
             removed.append(other)
     return removed
-
-
-@contextlib.contextmanager
-def locked(path: Path) -> Iterator[None]:
-    """An exclusive lock on ``path`` (created if missing) for the block, across processes:
-    for a read-decide-write that must not interleave with another (moving a pointer)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def drop_partition(part: Partition) -> bool:

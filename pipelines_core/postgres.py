@@ -18,7 +18,6 @@ configured port, no Unix socket): fsync stays on, as in production. Nothing supe
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
@@ -26,14 +25,13 @@ import secrets
 import shutil
 import subprocess
 import time
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from pipelines_core.config import PROJECT_ROOT, WorkbenchConfig
 from pipelines_core.errors import WorkbenchError
-from pipelines_core.procs import (ProcessRecord, poll_until, port_open, start_recorded,
-                                  stop_group)
+from pipelines_core.procs import (ProcessRecord, locked, poll_until, port_open,
+                                  start_recorded, stop_group)
 
 #: The roles and databases, one per orchestrator, the init script creates.
 DATABASES = ("airflow", "prefect", "dagster", "luigi")
@@ -142,17 +140,10 @@ class PostgresServer:
                 "log": str(self.log), "url": f"postgresql://127.0.0.1:{self.port}",
                 "databases": list(DATABASES)}
 
-    @contextmanager
-    def locked(self) -> Iterator[None]:
+    def locked(self):
         """One ``start`` or ``stop`` at a time per state folder (four service commands may
         ask for the server at once)."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / "lock", "w") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        return locked(self.root / "lock")
 
     # --- commands ------------------------------------------------------------------------------
 

@@ -10,6 +10,8 @@ restarts anything: a component that dies stays dead until someone starts it agai
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import signal
@@ -18,7 +20,7 @@ import subprocess
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence, TypeVar
+from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
 
 T = TypeVar("T")
 
@@ -291,3 +293,16 @@ def start_recorded(name: str, cmd: Sequence[str], *, record: Path, log: Path,
     rec = ProcessRecord(name, proc.pid, list(cmd), str(log), port, extra=dict(extra))
     rec.save(record)
     return proc, rec
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``path`` (created if missing) for the block, across processes:
+    for a read-decide-write that must not interleave with another."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -9,6 +9,7 @@ import uuid
 
 from pipelines_core import generator, lake, transforms
 from pipelines_core.errors import GateFailed
+from pipelines_core.procs import locked
 from pipelines_core.runtime import RunContext, StepResult
 from pipelines_core.spec import AUC_THRESHOLD
 from pipelines_core.steps.etl import SILVER_TABLE, notify_done
@@ -105,7 +106,7 @@ def deploy(ctx: RunContext) -> StepResult:
     latest = _production_root(ctx) / "latest"
     # read, decide and move under one lock: two dates deploying at once (a backfill, a double
     # trigger) must not move it back
-    with lake.locked(latest.parent / ".latest.lock"):
+    with locked(latest.parent / ".latest.lock"):
         current = (json.loads((latest / "deployment.json").read_text())
                    if latest.exists() else None)
         moved = current is None or current["date"] <= ctx.ds
