@@ -21,6 +21,7 @@ help:
 	@echo "make ui      the four orchestrators' UIs over the demo's and benchmark's runs (docs/ui.md)"
 	@echo "make ui-check  screenshots of the four UIs into the latest report"
 	@echo "make bench-quick / make bench   the benchmark (quick preset / full preset)"
+	@echo "make bench-bad-input  what each orchestrator answers to broken input and a double trigger"
 	@echo "make exercise N / exercise-reset N   check / restart course exercise N (exercises/)"
 	@echo "make env     .env with generated secrets for docker-compose.yml (docs/scale-out.md)"
 	@echo "make down    stop everything the workbench started"
@@ -114,9 +115,12 @@ test-tools:
 clean: down
 	rm -rf lake .workbench reports
 
-.PHONY: bench bench-quick
+.PHONY: bench bench-quick bench-bad-input
 bench-quick: setup
 	@$(WB) bench --preset quick
+
+bench-bad-input: setup
+	@$(WB) bench --preset bad-input
 
 bench: setup
 	@$(WB) bench --preset full

@@ -20,7 +20,7 @@ from typing import Any
 
 from benchmarks import report
 from benchmarks.harness import ADAPTERS, Harness
-from benchmarks.plan import PROFILES, SCENARIOS, BenchPlan
+from benchmarks.plan import OPTIONAL_SCENARIOS, PRESETS, PROFILES, SCENARIOS, BenchPlan
 from benchmarks.results import write_results
 from pipelines_core.config import PROJECT_ROOT, WorkbenchConfig, load_config
 from pipelines_core.errors import WorkbenchError
@@ -51,12 +51,15 @@ def _exclusive(config: WorkbenchConfig) -> Any:
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The ``bench`` command's own options (``--scale`` comes with the common ones)."""
-    parser.add_argument("--preset", choices=("quick", "full"), default="quick")
+    parser.add_argument("--preset", choices=PRESETS, default="quick",
+                        help="quick (about 15 min), full (about 45 min) or bad-input "
+                        "(broken exports, a date out of range, a double trigger)")
     parser.add_argument("--orchestrators", default="airflow,prefect,dagster,luigi",
                         help="comma-separated; the direct baseline always runs")
     parser.add_argument("--out", help="reports folder (default: reports/)")
-    parser.add_argument("--scenarios", help=f"comma-separated subset of {','.join(SCENARIOS)} "
-                        "(default: all; the happy path always runs)")
+    parser.add_argument("--scenarios", help="comma-separated subset of "
+                        f"{','.join(SCENARIOS + OPTIONAL_SCENARIOS)} (default: the preset's; "
+                        "the happy path always runs)")
     parser.add_argument("--profile", choices=PROFILES, default="production",
                         help="production: every orchestrator's metadata on the workbench's "
                         "PostgreSQL, as their docs recommend (default); default: each "

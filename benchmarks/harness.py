@@ -204,6 +204,9 @@ class Harness:
                 out["backfill"] = scenarios.backfill(adapter, direct)
             with phase("bad_day"):
                 out["backfill"]["bad_day"] = scenarios.bad_day(adapter)
+        if "bad_input" in self.plan.scenarios:
+            with phase("bad_input"):
+                out["bad_input"] = scenarios.bad_input(adapter, direct)
         mine.update(out)
         if "observability" in self.plan.scenarios:
             self.progress(f"  observability probes on {adapter.name}")

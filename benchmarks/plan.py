@@ -24,7 +24,10 @@ RETRY_FAULTS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 HANG_PAST_TIMEOUT_S = 5.0
 SCENARIOS = ("happy_path", "retries", "backfill", "observability")
+# Not in the quick and full presets' default list: the ``bad-input`` preset runs it.
+OPTIONAL_SCENARIOS = ("bad_input",)
 PROFILES = ("production", "default")
+PRESETS = ("quick", "full", "bad-input")
 # Rows beside each orchestrator's own (the plan's profile, the mode its docs recommend for a
 # deployment): ``{row: (orchestrator, adapter options, profile or None for the plan's)}``.
 # They run the happy path and the floor only, on the same data. A faster mode an
@@ -57,6 +60,10 @@ class BenchPlan:
     backfill_start: date = date(2026, 10, 5)
     bad_range_start: date = date(2026, 10, 20)
     bad_range_days: int = 3  # the second is the bad one
+    # Bad input: a broken export of a date never run, then a broken re-export of a date
+    # whose outputs exist (after one run of it, or two at once: a double trigger).
+    bad_input_start: date = date(2026, 10, 26)
+    double_trigger: bool = True
     # The fault runs go on together, each on its own date: the scenario lasts as long as the
     # hang, not the four runs one after the other.
     fault_runs_at_once: int = len(RETRY_FAULTS)
@@ -77,7 +84,7 @@ class BenchPlan:
     extra_rows: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        unknown = [s for s in self.scenarios if s not in SCENARIOS]
+        unknown = [s for s in self.scenarios if s not in SCENARIOS + OPTIONAL_SCENARIOS]
         unknown += [k for k in self.retry_kinds if k not in RETRY_FAULTS]
         unknown += [r for r in self.extra_rows if r not in EXTRA_ROWS]
         if self.fault_runs_at_once < 1:
@@ -90,7 +97,7 @@ class BenchPlan:
             raise ValueError(f"unknown profile {self.profile!r}; known: {', '.join(PROFILES)}")
         if unknown:
             raise ValueError(f"unknown scenario(s) {', '.join(unknown)}; known: "
-                             f"{', '.join(SCENARIOS)}, retry kinds {', '.join(RETRY_FAULTS)} "
+                             f"{', '.join(SCENARIOS + OPTIONAL_SCENARIOS)}, retry kinds {', '.join(RETRY_FAULTS)} "
                              f"and rows {', '.join(EXTRA_ROWS)}")
 
     @classmethod
@@ -107,6 +114,11 @@ class BenchPlan:
             # default profile: what Postgres changes for each orchestrator
             return cls(orchestrators, scale=20_000, repetitions=3, backfill_days=7,
                        fault_runs_at_once=2, extra_rows=tuple(EXTRA_ROWS))
+        if name == "bad-input":
+            # what each orchestrator answers to inputs nobody planned for (and a double
+            # trigger), beside the happy path that warms it up
+            return cls(orchestrators, scale=2_000, repetitions=1,
+                       scenarios=("happy_path", "bad_input"), step_timeout_s=15.0)
         raise ValueError(f"unknown preset {name!r}")
 
     def rows(self) -> list[tuple[str, str, dict[str, Any], str]]:
@@ -149,9 +161,14 @@ class BenchPlan:
                           self.bad_range_start + timedelta(days=self.bad_range_days - 1))
         return days, days[1]
 
+    def bad_input_dates(self) -> tuple[date, date]:
+        """``(never run, run before)``: the two dates of the bad-input scenario."""
+        return self.bad_input_start, self.bad_input_start + timedelta(days=1)
+
     def all_data_dates(self) -> list[date]:
+        extra = list(self.bad_input_dates()) if "bad_input" in self.scenarios else []
         return (self.happy_dates() + list(self.retry_dates().values()) + self.backfill_dates()
-                + self.bad_range()[0])
+                + self.bad_range()[0] + extra)
 
     def to_dict(self) -> dict[str, Any]:
         """The plan as results.json records it (dates as ISO strings)."""

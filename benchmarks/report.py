@@ -14,7 +14,15 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 NA = "not supported"
 
 
-PHASES = ("happy_path", "retries", "backfill", "bad_day", "observability", "stop")
+PHASES = ("happy_path", "retries", "backfill", "bad_day", "bad_input", "observability", "stop")
+# The bad-input cases in the order the scenario runs them, as the report names them.
+BAD_INPUT_CASES = {
+    "before_start": "a date before the start date",
+    "unreadable_export": "an unreadable export (date never run)",
+    "missing_column": "an export lacking a column (date never run)",
+    "double_trigger": "a double trigger (two runs of one date at once)",
+    "changed_input_rerun": "an export lacking a column, re-run while outputs exist",
+}
 
 
 def _fmt(value: Any, unit: str = "") -> str:
@@ -91,6 +99,29 @@ def profile_rows(results: dict[str, Any]) -> list[dict[str, str]]:
                      "floor_production_s": _fmt(prod.get("floor_wall_s")),
                      "floor_default_s": _fmt(dflt.get("floor_wall_s")),
                      "floor_ratio": ratio("floor_wall_s")})
+    return rows
+
+
+def bad_input_rows(results: dict[str, Any]) -> list[dict[str, str]]:
+    """One row per bad-input case and orchestrator: the verdict, the error line the
+    orchestrator reported, and the evidence beside it (attempts, alerts, outputs)."""
+    rows = []
+    for case, label in BAD_INPUT_CASES.items():
+        for name, o in results["orchestrators"].items():
+            x = (o["scenarios"].get("bad_input") or {}).get(case)
+            if x is None:
+                continue
+            evidence = []
+            if "ingest_attempts" in x:
+                evidence += [f"ingest_cdc attempts {x['ingest_attempts']}",
+                             f"alerts {x['alerts']}",
+                             "outputs untouched" if x["downstream_untouched"]
+                             else "OUTPUTS CHANGED"]
+            if "steps_run" in x and not x["steps_run"] and "ingest_attempts" not in x:
+                evidence.append("no step ran")
+            rows.append({"case": label, "orchestrator": name, "verdict": x["verdict"],
+                         "error": x.get("error") or "–", "evidence": ", ".join(evidence),
+                         "wall_s": _fmt(x.get("wall_s"))})
     return rows
 
 
@@ -184,7 +215,7 @@ def render(results: dict[str, Any], folder: Path) -> tuple[Path, Path]:
     env.filters["incident"] = _incident
     env.filters["cell"] = _cell
     ctx = {"r": results, "headline": headline_rows(results), "NA": NA,
-           "profiles": profile_rows(results),
+           "profiles": profile_rows(results), "bad_input": bad_input_rows(results),
            "probe_names": _probe_names(results), "screenshots": _screenshots(folder),
            "phases": _phases(results)}
     md = env.get_template("report.md.j2").render(**ctx)

@@ -17,7 +17,7 @@ from benchmarks.measures import median
 from benchmarks.plan import BENCH_RETRY, BenchPlan
 from pipelines_core.config import PROJECT_ROOT, WorkbenchConfig
 
-SCHEMA_VERSION = "1.7.0"
+SCHEMA_VERSION = "1.8.0"
 SCHEMA_PATH = Path(__file__).with_name("results.schema.json")
 NO_BACKFILL = ("days", "wall_s", "partitions_per_min", "identical_to_direct", "rerun_wall_s",
                "rerun_steps_executed")
@@ -65,6 +65,8 @@ def orchestrator_results(adapter: Adapter | None, data: dict[str, Any],
             "backfill": data.get("backfill", dict.fromkeys(NO_BACKFILL)),
             # not run (an extra row, or the scenario left out): no score, not a zero
             "observability": data.get("observability", {"probes": [], "score": None}),
+            # each case's verdict and error line; absent when the scenario did not run
+            **({"bad_input": data["bad_input"]} if "bad_input" in data else {}),
         },
     }
 

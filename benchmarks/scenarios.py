@@ -1,6 +1,7 @@
 """The benchmark's scenarios on one adapter, each returning plain dicts that go into
 results.json as they are: the same bronze exports in every namespace, the happy path and its
-floor, the four retry faults, the backfill with its re-run, and the range with a bad day."""
+floor, the four retry faults, the backfill with its re-run, the range with a bad day, and bad
+input (a date out of range, broken exports, a double trigger)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any, Callable
 
 from benchmarks.adapters.base import Adapter, RunView
@@ -20,8 +22,9 @@ from pipelines_core import lake
 from pipelines_core.alerts import read_alerts
 from pipelines_core.config import WorkbenchConfig
 from pipelines_core.generator import write_customer_export
-from pipelines_core.spec import get_pipeline, retry_policy
-from pipelines_core.verify import output_checksums, output_partitions
+from pipelines_core.spec import DateOutOfRange, get_pipeline, retry_policy
+from pipelines_core.steps.etl import export_partition
+from pipelines_core.verify import output_checksums, output_partitions, outputs_present
 
 
 def export_key(config: WorkbenchConfig, bad: bool) -> str:
@@ -266,3 +269,162 @@ class Scenarios:
                 "bad_failed": states.get(bad.isoformat()) == "failed",
                 "rerun_dates_executed": sorted(d for d, ran in rerun.items() if ran),
                 "only_bad_day_rerun": [d for d, ran in rerun.items() if ran] == [bad.isoformat()]}
+
+    # --- bad input --------------------------------------------------------------------------
+
+    def bad_input(self, adapter: Adapter, direct: Adapter) -> dict[str, Any]:
+        """Inputs nobody planned for, each case with the orchestrator's verdict and error
+        line: a date before the pipeline's start; an unreadable export and one lacking a
+        column, of a date never run; a double trigger of a date (two runs at once, or one
+        run when the plan says so); then a re-export of that date lacking a column, while
+        its outputs exist. Every broken export is put back as it was, whatever happens."""
+        fresh, rerun = self.plan.bad_input_dates()
+        self.progress(f"  bad input on {adapter.name}")
+        cases = {"before_start": self._out_of_range(adapter)}
+        empty(adapter, [fresh])
+        cases["unreadable_export"] = self._broken(adapter, fresh, truncate_export)
+        cases["missing_column"] = self._broken(adapter, fresh, drop_column(MISSING_COLUMN))
+        cases["double_trigger"] = self._double_trigger(adapter, direct, rerun)
+        cases["changed_input_rerun"] = self._broken(adapter, rerun,
+                                                    drop_column(MISSING_COLUMN))
+        return cases
+
+    def _out_of_range(self, adapter: Adapter) -> dict[str, Any]:
+        spec = get_pipeline(PIPELINE)
+        early = spec.start_date - timedelta(days=1)
+        t0 = time.time()
+        try:
+            run = adapter.checked(adapter.run_date(PIPELINE, early,
+                                                   timeout_s=self.plan.run_timeout_s))
+            verdict, state, error = f"ran ({run.state})", run.state, run.error
+        except DateOutOfRange as exc:
+            verdict, state, error = "refused before anything started", "refused", str(exc)
+        ran = ledger_attempts(adapter.config, adapter.config.namespace, early, t0)
+        return {"date": early.isoformat(), "verdict": verdict, "state": state, "error": error,
+                "steps_run": sorted({a.step for a in ran}),
+                "wall_s": round(time.time() - t0, 3)}
+
+    def _broken(self, adapter: Adapter, day: date,
+                breaker: Callable[[Path, Path], str]) -> dict[str, Any]:
+        """Publish a broken export of ``day`` (``breaker`` writes it from the good one and
+        says what it broke), run the date, and put the good export back."""
+        cfg = adapter.config
+        part = export_partition(cfg, day)
+        before = downstream_fingerprint(cfg, day)
+        alerts_before = len(read_alerts(cfg, kind="failure", orchestrator=adapter.name,
+                                        date=day.isoformat()))
+        keep = lake.stage_dir(part)  # the good export, to put back
+        shutil.copytree(part.path, keep)
+        # until it is put back, the record says the export is not the one wanted: an
+        # interrupted benchmark's next run writes it again
+        record_export(cfg, day, "broken")
+        try:
+            version = lake.stage_dir(part)
+            version.mkdir()
+            broke = breaker(keep, version)
+            (version / "_SUCCESS").touch()
+            lake.swap_in(part, version)
+            t0 = time.time()
+            run = adapter.checked(adapter.run_date(PIPELINE, day,
+                                                   timeout_s=self.plan.run_timeout_s))
+            wall = time.time() - t0
+        finally:
+            lake.swap_in(part, keep)
+            record_export(cfg, day, export_key(cfg, False))
+        attempts = ledger_attempts(cfg, cfg.namespace, day, t0)
+        ingest = [a for a in attempts if a.step == "ingest_cdc"]
+        alerts = len(read_alerts(cfg, kind="failure", orchestrator=adapter.name,
+                                 date=day.isoformat())) - alerts_before
+        if run.state == "skipped":
+            verdict = "skipped: outputs exist, the new export was not read"
+        elif run.state == "failed" and [a.status for a in ingest] == ["gate_failed"]:
+            verdict = "stopped at the contract, not retried"
+        elif run.state == "failed":
+            verdict = f"failed after {len(ingest)} attempt(s) of ingest_cdc"
+        else:
+            verdict = f"{run.state}: the broken export was taken"
+        return {"date": day.isoformat(), "broken": broke, "verdict": verdict,
+                "state": run.state, "error": reported_error(run),
+                "ingest_attempts": len(ingest), "steps_run": sorted({a.step for a in attempts}),
+                "alerts": alerts, "outputs_before": len(before),
+                "downstream_untouched": downstream_fingerprint(cfg, day) == before,
+                "wall_s": round(wall, 3), "run": run.to_dict()}
+
+    def _double_trigger(self, adapter: Adapter, direct: Adapter, day: date) -> dict[str, Any]:
+        """``day`` from empty, triggered twice at once (or once, when the plan says so): do
+        both runs end, what does the ledger show, are the outputs those of one run?"""
+        empty(adapter, [day])
+        n = 2 if self.plan.double_trigger else 1
+        t0 = time.time()
+
+        def trigger(_: int) -> tuple[str, str | None]:
+            try:
+                run = adapter.checked(adapter.run_date(PIPELINE, day,
+                                                       timeout_s=self.plan.run_timeout_s))
+                return run.state, run.error
+            except Exception as exc:  # noqa: BLE001 - a refused trigger is the answer
+                return "refused", f"{type(exc).__name__}: {exc}".splitlines()[0]
+
+        with ThreadPoolExecutor(n) as pool:
+            ends = list(pool.map(trigger, range(n)))
+        wall = time.time() - t0
+        if adapter.name != "direct" and not outputs_present(direct.config, PIPELINE, day):
+            direct.run_date(PIPELINE, day)
+        identical = None if adapter.name == "direct" else (
+            output_checksums(adapter.config, PIPELINE, day)
+            == output_checksums(direct.config, PIPELINE, day))
+        attempts = ledger_attempts(adapter.config, adapter.config.namespace, day, t0)
+        runs_of_summary = sum(a.step == "gold_summary" and a.status == "success"
+                              for a in attempts)
+        states = [state for state, _ in ends]
+        verdict = (f"{'both' if n == 2 else 'the run'} ended: {', '.join(states)}; "
+                   f"the ledger shows gold_summary done {runs_of_summary} time(s)")
+        if identical is not None:
+            verdict += "; outputs " + ("identical to one run" if identical else "DIFFER")
+        return {"date": day.isoformat(), "triggers": n, "verdict": verdict, "states": states,
+                "error": next((e for _, e in ends if e), None),
+                "summary_successes": runs_of_summary, "identical_to_direct": identical,
+                "wall_s": round(wall, 3)}
+
+
+MISSING_COLUMN = "op_ts"
+
+
+def truncate_export(good: Path, into: Path) -> str:
+    """Every data file of ``good`` cut in half (its parquet footer gone)."""
+    for f in sorted(good.iterdir()):
+        if f.is_file() and not f.name.startswith(("_", ".")):
+            data = f.read_bytes()
+            (into / f.name).write_bytes(data[: len(data) // 2])
+    return "every parquet file cut in half"
+
+
+def drop_column(column: str) -> Callable[[Path, Path], str]:
+    """A breaker: the export rewritten without ``column`` (pyarrow, no Spark)."""
+    def breaker(good: Path, into: Path) -> str:
+        import pyarrow.parquet as pq
+
+        for f in sorted(good.iterdir()):
+            if f.is_file() and not f.name.startswith(("_", ".")):
+                table = pq.read_table(f)
+                pq.write_table(table.drop_columns([column]), into / f.name)
+        return f"column {column} dropped"
+    return breaker
+
+
+def downstream_fingerprint(config: WorkbenchConfig, day: date) -> dict[str, str]:
+    """``{partition: checksum of its files}`` of the outputs of ``day`` that exist."""
+    return {p.relative: lake.checksum_files(p.path)
+            for p in output_partitions(config, PIPELINE, day) if p.path.exists()}
+
+
+def reported_error(run: RunView) -> str | None:
+    """The error line the orchestrator reports for ``run``: the first line naming the export
+    in its failed step's last attempt, else that attempt's first line, else the harness's
+    reason."""
+    for step in run.steps:
+        failed = [a for a in step.attempts if a.error and a.state != "success"]
+        if failed:
+            lines = [ln.strip() for ln in failed[-1].error.splitlines() if ln.strip()]
+            return next((ln for ln in lines if "the export of" in ln), lines[0] if lines else None)
+    return run.error

@@ -8,6 +8,8 @@ produce the reference outputs an orchestrator's outputs must equal.
 from __future__ import annotations
 
 import contextlib
+import shutil
+import tempfile
 from datetime import date as Date
 from pathlib import Path
 from typing import Any, Iterator
@@ -42,6 +44,19 @@ def connect_server(config: WorkbenchConfig, port: int | None = None) -> Iterator
     finally:
         spark.stop_sessions()
         spark.stop_connect_server(cfg)
+
+
+@contextlib.contextmanager
+def traversable_root(prefix: str) -> Iterator[Path]:
+    """A temporary folder other local users may pass through (0711), removed at the end:
+    PostgreSQL runs as the postgres user when the suite runs as root, and pytest's own
+    temporary folders (0700) are closed to it."""
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    root.chmod(0o711)
+    try:
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def generate_exports(config: WorkbenchConfig, dates: list[Date]) -> None:

@@ -41,7 +41,7 @@ from benchmarks.adapters.base import (Adapter, AttemptView, BackfillView, Capabi
                                       ComponentDied, Probe, RunView, StepView)
 from benchmarks.adapters.service import ServiceCommand
 from pipelines_core import lake
-from pipelines_core.http import (Conflict, HttpClient, HttpError, HttpStatusError,
+from pipelines_core.http import (Conflict, HttpClient, HttpError, HttpStatusError, NotFound,
                                  HttpUnreachable)
 from pipelines_core.ledger import Ledger
 from pipelines_core.procs import free_port, poll_until
@@ -136,10 +136,13 @@ class AirflowApi:
             body["dag_run_id"] = run_id
         try:
             return self.write("POST", f"/api/v2/dags/{dag_id}/dagRuns", body)
-        except Conflict:
+        except Conflict as conflict:
             if run_id:  # an earlier ask got through before its answer was lost
-                return self.dag_run(dag_id, run_id)
-            raise
+                try:
+                    return self.dag_run(dag_id, run_id)
+                except NotFound:
+                    pass  # another run holds the logical date: Airflow's own refusal
+            raise conflict
 
     def delete_run(self, dag_id: str, run_id: str) -> None:
         # 404: gone already (an earlier ask got through before its answer was lost).
@@ -453,9 +456,12 @@ class AirflowAdapter(Adapter):
     def run_date(self, pipeline, day, *, env=None, timeout_s=900):
         self.refuse_out_of_range(pipeline, day)
         api = self._prepare(pipeline, env)
-        # Airflow keeps one run per logical date: a repeat replaces the earlier run.
+        # Airflow keeps one run per logical date: a repeat replaces the earlier run once it
+        # has ended; one still queued or running is left alone (a double trigger meets
+        # Airflow's own answer).
         for run in self._runs_at(api, pipeline, day):
-            api.delete_run(pipeline, run["dag_run_id"])
+            if run["state"] in ("success", "failed"):
+                api.delete_run(pipeline, run["dag_run_id"])
         run_id = f"workbench__{day.isoformat()}__{time.time_ns()}"
         api.trigger(pipeline, logical_date(day), conf=self._conf(env), run_id=run_id)
         run = api.wait_for_runs(pipeline, [run_id], timeout_s, watch=self.watch)[0]

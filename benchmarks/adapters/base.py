@@ -50,7 +50,9 @@ class RunView:
     run_id: str
     pipeline: str
     date: str
-    state: str  # success | failed | running | queued | unknown
+    # success | failed | running | queued | unknown, or skipped: the orchestrator judged the
+    # date done from its outputs and ran nothing (Luigi)
+    state: str
     start: str | None = None
     end: str | None = None
     steps: list[StepView] = field(default_factory=list)

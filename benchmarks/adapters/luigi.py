@@ -312,7 +312,13 @@ class LuigiAdapter(Adapter):
         order = {name: n for n, name in enumerate(get_pipeline(pipeline).step_names)}
         steps = sorted((s for s in steps if s is not None),
                        key=lambda s: (order.get(s.step, 99), s.map_key or ""))
-        if any(s.state in ("failed", "upstream_failed") for s in steps):
+        error = None
+        if summary.get("status") == "SKIPPED":
+            # Luigi judged the date done from its outputs and ran nothing: not a success
+            # (no step ran), said as Luigi says it, with the command that forces it
+            state, error = "skipped", (f"skipped: {summary.get('skipped')}; to recompute: "
+                                       f"{summary.get('force')}")
+        elif any(s.state in ("failed", "upstream_failed") for s in steps):
             state = "failed"
         elif steps and all(s.state in ("success", "skipped") for s in steps):
             state = "success"  # every task of the date ran or was found complete
@@ -326,7 +332,7 @@ class LuigiAdapter(Adapter):
             state = "unknown"
         return RunView(f"luigi-{pipeline}-{day}-{int(summary['start'])}", pipeline, day, state,
                        _iso(summary["start"]), _iso(summary["end"]), steps,
-                       url=f"{self.client.url}/static/visualiser/index.html")
+                       url=f"{self.client.url}/static/visualiser/index.html", error=error)
 
     def _live_states(self, pipeline: str, day: str) -> dict[str, str]:
         """Task states luigid still holds (it forgets tasks ``remove_delay`` after a run)."""

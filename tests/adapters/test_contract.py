@@ -4,8 +4,9 @@ step attempt writes, whoever runs it).
 
 Per adapter, against its real services on 127.0.0.1 and the session's Spark Connect server:
 a successful run that retries a transient fault and skips a branch; a failed run whose
-permanent fault exhausts the retries and stops everything downstream; and after ``stop()``,
-no component of its services left running.
+permanent fault exhausts the retries and stops everything downstream; the bad-input cases
+(a date before the start, broken exports, a double trigger, a changed input re-run); and after
+``stop()``, no component of its services left running.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ import pytest
 
 from benchmarks.adapters.base import Adapter, RunView
 from benchmarks.harness import load_adapter
+from benchmarks.plan import BenchPlan
+from benchmarks.scenarios import Scenarios
+from pipelines_core.contract import BRONZE_EXPORT, describe
 from pipelines_core import testing
 from pipelines_core.ledger import Ledger
 from pipelines_core.spec import get_pipeline, retry_policy
@@ -26,6 +30,7 @@ OK_DAY = date(2026, 11, 2)     # not the 1st: monthly_report is skipped
 FAIL_DAY = date(2026, 11, 3)
 ADAPTERS = ["direct", "airflow", "prefect", "dagster", "luigi"]
 DOWNSTREAM_OF_SUMMARY = ["choose_report", "monthly_report", "daily_report", "notify"]
+DOWNSTREAM_OF_INGEST = set(get_pipeline(ETL).downstream_of("ingest_cdc"))
 
 
 def faults(plan: dict) -> dict[str, str]:
@@ -134,6 +139,84 @@ def test_runs_are_read_back_by_date(adapter, ok_run, failed_run):
     assert again.state == "failed"
 
 
+# --- bad input: the benchmark's scenario, asserted case by case on every adapter -----------
+
+@pytest.fixture(scope="module")
+def direct_reference(connect_config, tmp_path_factory):
+    """The direct runner in a lake of its own: the outputs a double trigger must equal."""
+    root = tmp_path_factory.mktemp("contract-reference")
+    return load_adapter("direct", connect_config.replace(lake_root=root / "lake",
+                                                         state_dir=root / "state"))
+
+
+@pytest.fixture(scope="module")
+def bad_input(adapter, direct_reference, ok_run, failed_run) -> dict:
+    """Each case of the bad-input scenario on ``adapter``; the double trigger is two runs at
+    once on Prefect (and on the direct runner, in its own test), one run elsewhere."""
+    plan = BenchPlan([adapter.name], double_trigger=adapter.name == "prefect")
+    days = list(plan.bad_input_dates())
+    testing.generate_exports(adapter.config, days)
+    testing.generate_exports(direct_reference.config, days)
+    return Scenarios(plan, progress=lambda _: None).bad_input(adapter, direct_reference)
+
+
+def test_a_date_before_the_start_is_refused_with_one_line(adapter, bad_input):
+    case = bad_input["before_start"]
+    assert case["verdict"] == "refused before anything started"
+    assert case["error"] == ("2026-09-30 is before the start date of customer_daily_etl "
+                             "(2026-10-01): it has no run for that date")
+    assert case["steps_run"] == []
+
+
+@pytest.mark.parametrize("case, says", [
+    ("unreadable_export", "the export of 2026-10-26 cannot be read: "),
+    ("missing_column", "the export of 2026-10-26 lacks column op_ts (in "),
+])
+def test_a_broken_export_stops_at_the_contract_once_with_one_alert(adapter, bad_input, case,
+                                                                   says):
+    x = bad_input[case]
+    attempts = contract_attempts(adapter)
+    assert x["state"] == "failed" and x["verdict"] == (
+        "stopped at the contract, not retried" if attempts == 1
+        else f"failed after {attempts} attempt(s) of ingest_cdc"), x
+    assert says in (x["error"] or "") and f"(expected: {describe(BRONZE_EXPORT)})" in x["error"], x
+    assert (x["ingest_attempts"], x["alerts"]) == (attempts, 1)
+    assert "ingest_cdc" in x["steps_run"] and not set(x["steps_run"]) & DOWNSTREAM_OF_INGEST
+    assert x["outputs_before"] == 0 and x["downstream_untouched"]  # nothing written
+
+
+def test_a_double_trigger_ends_with_the_data_of_one_run(adapter, bad_input):
+    x = bad_input["double_trigger"]
+    triggers = 2 if adapter.name == "prefect" else 1
+    assert x["states"] == ["success"] * triggers, x
+    assert x["summary_successes"] == triggers  # the ledger shows every run
+    assert x["identical_to_direct"] is (None if adapter.name == "direct" else True)
+
+
+def test_a_changed_input_is_recomputed_or_said_skipped(adapter, bad_input):
+    """Re-exported without a column while the date's outputs exist: the orchestrators that run
+    the date again stop at the contract and leave the outputs as they were; Luigi, which
+    judges a date done from its outputs, says it ran nothing and how to force it."""
+    x = bad_input["changed_input_rerun"]
+    assert x["outputs_before"] > 0 and x["downstream_untouched"], x
+    if adapter.name == "luigi":
+        assert (x["state"], x["steps_run"], x["alerts"]) == ("skipped", [], 0), x
+        assert x["error"].startswith("skipped: outputs exist; to recompute: ")
+        assert x["error"].endswith("--date 2026-10-27 --force")
+    else:
+        assert x["verdict"] == "stopped at the contract, not retried", x
+        assert "the export of 2026-10-27 lacks column op_ts" in x["error"]
+        assert (x["ingest_attempts"], x["alerts"]) == (1, 1)
+
+
+def contract_attempts(adapter: Adapter) -> int:
+    """How many attempts a contract violation gets: one, except where the orchestrator
+    cannot tell it from a failure worth retrying (``RETRIES_A_VERDICT``)."""
+    if adapter.name in RETRIES_A_VERDICT:
+        return retry_policy(get_pipeline(ETL), adapter.config).retries + 1
+    return 1
+
+
 def test_stop_leaves_no_component_running(adapter, ok_run, failed_run):
     service = getattr(adapter, "service", None)
     adapter.stop()
@@ -151,4 +234,10 @@ UNREPORTED_DOWNSTREAM: dict[str, str] = {
     "prefect": "the flow calls its tasks directly, so the failed task's exception ends the flow "
                "run before any later task is called: Prefect creates no task run (and so no "
                "NotReady state) for the steps downstream",
+}
+
+# Orchestrators that retry a contract violation like any failure, with the reason.
+RETRIES_A_VERDICT: dict[str, str] = {
+    "luigi": "luigid counts every failure against the task's retry_count and has no retry by "
+             "exception type, so a broken export is tried again (the same error each time)",
 }

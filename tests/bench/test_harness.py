@@ -6,11 +6,8 @@ results validate against the versioned schema, the report renders with its chart
 import argparse
 import io
 import json
-import shutil
-import tempfile
 from datetime import datetime
 from html.parser import HTMLParser
-from pathlib import Path
 
 import jsonschema
 import pytest
@@ -20,6 +17,7 @@ from benchmarks import scenarios as scenarios_mod
 from benchmarks.harness import BenchPlan, Harness, load_adapter, write_results
 from benchmarks.measures import max_gap_s
 from benchmarks.results import SCHEMA_PATH
+from pipelines_core import testing
 from pipelines_core.ledger import AttemptRecord, Ledger
 from pipelines_core.postgres import PostgresServer
 from pipelines_core.procs import free_port
@@ -172,15 +170,13 @@ def test_report_renders_with_charts_and_a_cell_per_scenario(bench):
 def production_config(connect_config):
     """A state folder the postgres user can reach (pytest's own are closed to it), with the
     production profile's PostgreSQL on a free port, stopped at the end."""
-    root = Path(tempfile.mkdtemp(prefix="wb-harness-"))
-    root.chmod(0o711)
-    cfg = connect_config.replace(lake_root=root / "lake", state_dir=root / "state",
-                                 postgres_port=free_port())
-    try:
-        yield cfg
-    finally:
-        PostgresServer(cfg).stop()
-        shutil.rmtree(root, ignore_errors=True)
+    with testing.traversable_root("wb-harness-") as root:
+        cfg = connect_config.replace(lake_root=root / "lake", state_dir=root / "state",
+                                     postgres_port=free_port())
+        try:
+            yield cfg
+        finally:
+            PostgresServer(cfg).stop()
 
 
 @pytest.mark.timeout(1800)  # two benchmarks on a real orchestrator: 4 to 10 min on 2 cores

@@ -39,6 +39,18 @@ def test_every_scenario_has_dates_of_its_own():
                                   "hang": date(2026, 11, 18), "permanent": date(2026, 11, 19)}
 
 
+def test_the_bad_input_preset_runs_its_scenario_on_dates_of_its_own():
+    plan = plan_from(options("--preset", "bad-input"), ["luigi"])
+    assert plan.scenarios == ("happy_path", "bad_input") and plan.double_trigger
+    assert plan.bad_input_dates() == (date(2026, 10, 26), date(2026, 10, 27))
+    dates = plan.all_data_dates() + plan.floor_dates()
+    assert len(dates) == len(set(dates)) and set(plan.bad_input_dates()) <= set(dates)
+    # the other presets do not write its exports
+    assert date(2026, 10, 26) not in BenchPlan.preset("quick", ["luigi"]).all_data_dates()
+    assert plan_from(options("--scenarios", "bad_input"), ["luigi"]).scenarios == (
+        "happy_path", "bad_input")
+
+
 def test_the_hang_outlasts_the_plan_s_timeout():
     plan = BenchPlan.preset("quick", ["luigi"])
     assert plan.step_timeout_s == 15.0

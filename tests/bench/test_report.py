@@ -77,6 +77,33 @@ def scenario_results(wall, ppm, passed):
     }
 
 
+def bad_input_results(rerun_skipped):
+    """The bad-input scenario's cases as it hands them over: Luigi's re-run skipped."""
+    refused = "2026-09-30 is before the start date of customer_daily_etl (2026-10-01): it has " \
+        "no run for that date"
+    contract = {"state": "failed", "verdict": "stopped at the contract, not retried",
+                "ingest_attempts": 1, "steps_run": ["ingest_cdc"], "alerts": 1,
+                "downstream_untouched": True, "wall_s": 4.0}
+    rerun = ({**contract, "state": "skipped", "ingest_attempts": 0, "steps_run": [],
+              "alerts": 0, "verdict": "skipped: outputs exist, the new export was not read",
+              "error": "skipped: outputs exist; to recompute: python -m workbench_luigi run "
+                       "--force"}
+             if rerun_skipped else {**contract, "error": "the export of 2026-10-27 lacks "
+                                    "column op_ts (in a.parquet) (expected: ...)"})
+    return {
+        "before_start": {"date": "2026-09-30", "verdict": "refused before anything started",
+                         "state": "refused", "error": refused, "steps_run": [], "wall_s": 0.0},
+        "unreadable_export": {**contract, "date": "2026-10-26", "outputs_before": 0,
+                              "error": "the export of 2026-10-26 cannot be read: a.parquet"},
+        "missing_column": {**contract, "date": "2026-10-26", "outputs_before": 0,
+                           "error": "the export of 2026-10-26 lacks column op_ts"},
+        "double_trigger": {"date": "2026-10-27", "triggers": 2, "states": ["success"] * 2,
+                           "verdict": "both ended: success, success", "error": None,
+                           "summary_successes": 2, "identical_to_direct": True, "wall_s": 9.0},
+        "changed_input_rerun": {**rerun, "date": "2026-10-27", "outputs_before": 9},
+    }
+
+
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory):
     root = tmp_path_factory.mktemp("report")
@@ -92,6 +119,8 @@ def rendered(tmp_path_factory):
     per = {"direct": scenario_results(8.0, 60.0, None),
            "luigi": scenario_results(12.0, 30.0, True),
            "prefect": scenario_results(20.0, 15.0, False)}
+    per["luigi"]["bad_input"] = bad_input_results(rerun_skipped=True)
+    per["prefect"]["bad_input"] = bad_input_results(rerun_skipped=False)
     results = assemble(BenchPlan(list(adapters)), cfg, adapters, per)
     folder = write_results(results, root / "reports")
     md, html = report.render(results, folder)
@@ -102,7 +131,7 @@ def test_results_of_several_orchestrators_validate(rendered):
     results, folder, _, _ = rendered
     written = json.loads((folder / "results.json").read_text())
     jsonschema.validate(written, SCHEMA)
-    assert written["schema_version"] == SCHEMA_VERSION == "1.7.0"
+    assert written["schema_version"] == SCHEMA_VERSION == "1.8.0"
     assert list(written["orchestrators"]) == ["direct", "luigi", "prefect"]
     luigi, prefect = written["orchestrators"]["luigi"], written["orchestrators"]["prefect"]
     assert luigi["settings"] == {"[worker] keep_alive": "true"}
@@ -195,6 +224,32 @@ def test_markdown_shows_every_orchestrator_with_its_settings_and_incidents(rende
     assert "| prefect | 0.50 | yes | error |" in md
     assert "- **prefect** probe `metrics_endpoint` raised: the probe raised OSError: refused" \
         in md
+
+
+def test_the_bad_input_table_has_each_case_and_orchestrator_that_ran_it(rendered):
+    results, folder, md, html = rendered
+    rows = Rows()
+    rows.feed(html)
+    table = rows.tables["bad-input-table"]
+    assert table[0] == ["case", "orchestrator", "verdict", "error line", "evidence", "wall s"]
+    assert [r[:2] for r in table[1:]] == [
+        [case, name] for case in report.BAD_INPUT_CASES.values() for name in ("luigi", "prefect")]
+    by = {(r[0], r[1]): r[2:] for r in table[1:]}
+    rerun = report.BAD_INPUT_CASES["changed_input_rerun"]
+    assert by[(rerun, "luigi")][:2] == [
+        "skipped: outputs exist, the new export was not read",
+        "skipped: outputs exist; to recompute: python -m workbench_luigi run --force"]
+    assert by[(rerun, "prefect")][2] == "ingest_cdc attempts 1, alerts 1, outputs untouched"
+    assert by[(report.BAD_INPUT_CASES["before_start"], "prefect")][:3] == [
+        "refused before anything started", results["orchestrators"]["prefect"]["scenarios"][
+            "bad_input"]["before_start"]["error"], "no step ran"]
+    assert ("| an export lacking a column (date never run) | luigi | stopped at the contract, "
+            "not retried | the export of 2026-10-26 lacks column op_ts | ingest_cdc attempts 1, "
+            "alerts 1, outputs untouched | 4.00 |") in md
+    written = json.loads((folder / "results.json").read_text())
+    del written["orchestrators"]["luigi"]["scenarios"]["bad_input"]["double_trigger"]
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(written, SCHEMA)
 
 
 def test_a_results_file_renders_from_the_command_line(rendered, capsys):

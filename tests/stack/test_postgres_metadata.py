@@ -10,9 +10,7 @@ runs it.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import tempfile
 import time
 from datetime import date
 from pathlib import Path
@@ -35,21 +33,17 @@ pytestmark = pytest.mark.timeout(900)
 @pytest.fixture(scope="module")
 def production(tmp_path_factory):
     """A configuration whose state folder holds its own PostgreSQL on a free port."""
-    # PostgreSQL runs as the postgres user when the suite runs as root: its folder must be
-    # reachable by that user, which pytest's own temporary folders (0700) are not
-    root = Path(tempfile.mkdtemp(prefix="wb-production-"))
-    root.chmod(0o711)
-    cfg = testing.make_config(root, noop=True, postgres_port=free_port())
-    server = PostgresServer(cfg)
-    t0 = time.monotonic()
-    server.start()
-    print(f"PostgreSQL initialised and ready in {time.monotonic() - t0:.1f} s")
-    try:
-        yield cfg, server
-    finally:
-        server.stop()
-        shutil.rmtree(root, ignore_errors=True)
-        assert not port_open(server.port), "postgres still listens"
+    with testing.traversable_root("wb-production-") as root:
+        cfg = testing.make_config(root, noop=True, postgres_port=free_port())
+        server = PostgresServer(cfg)
+        t0 = time.monotonic()
+        server.start()
+        print(f"PostgreSQL initialised and ready in {time.monotonic() - t0:.1f} s")
+        try:
+            yield cfg, server
+        finally:
+            server.stop()
+    assert not port_open(server.port), "postgres still listens"
 
 
 def test_one_database_and_role_per_orchestrator_each_with_its_own_password(production):
