@@ -325,13 +325,18 @@ class Scenarios:
             (version / "_SUCCESS").touch()
             lake.swap_in(part, version)
             t0 = time.time()
+            # the ledger's clock slack reaches back half a second: what is there already
+            # belongs to the case before
+            earlier = {(a.step, a.map_key, a.start)
+                       for a in ledger_attempts(cfg, cfg.namespace, day, t0)}
             run = adapter.checked(adapter.run_date(PIPELINE, day,
                                                    timeout_s=self.plan.run_timeout_s))
             wall = time.time() - t0
         finally:
             lake.swap_in(part, keep)
             record_export(cfg, day, export_key(cfg, False))
-        attempts = ledger_attempts(cfg, cfg.namespace, day, t0)
+        attempts = [a for a in ledger_attempts(cfg, cfg.namespace, day, t0)
+                    if (a.step, a.map_key, a.start) not in earlier]
         ingest = [a for a in attempts if a.step == "ingest_cdc"]
         alerts = len(read_alerts(cfg, kind="failure", orchestrator=adapter.name,
                                  date=day.isoformat())) - alerts_before
@@ -377,8 +382,9 @@ class Scenarios:
         runs_of_summary = sum(a.step == "gold_summary" and a.status == "success"
                               for a in attempts)
         states = [state for state, _ in ends]
-        verdict = (f"{'both' if n == 2 else 'the run'} ended: {', '.join(states)}; "
-                   f"the ledger shows gold_summary done {runs_of_summary} time(s)")
+        verdict = (f"{'triggered twice' if n == 2 else 'triggered once'}: "
+                   f"{', '.join(states)}; the ledger shows gold_summary done "
+                   f"{runs_of_summary} time(s)")
         if identical is not None:
             verdict += "; outputs " + ("identical to one run" if identical else "DIFFER")
         return {"date": day.isoformat(), "triggers": n, "verdict": verdict, "states": states,

@@ -70,3 +70,23 @@ def test_up_status_kill_restart_down(tmp_path):
         assert group_members(part["pgid"]) == []
     assert not port_open(port)
     assert not [p for p in ("server", "worker") if (home / "service" / f"{p}.json").exists()]
+
+
+def test_run_and_backfill_refuse_a_date_out_of_range_before_any_run(tmp_path):
+    """One error line and exit 2, with no server to ask: nothing was created."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env["PREFECT_API_URL"] = f"http://127.0.0.1:{free_port()}/api"  # nothing listens there
+    for args, says in [
+        (["run", "--pipeline", "customer_daily_etl", "--date", "2026-09-30"],
+         "error: 2026-09-30 is before the start date of customer_daily_etl (2026-10-01): "
+         "it has no run for that date"),
+        (["backfill", "--pipeline", "lead_scoring_mlops", "--start", "2026-09-29",
+          "--end", "2026-10-02"], "error: 2026-09-29 is before the start date of "
+                                  "lead_scoring_mlops"),
+        (["run", "--pipeline", "customer_daily_etl", "--date", "2026-10-x"],
+         "error: '2026-10-x' is not a date (YYYY-MM-DD)"),
+    ]:
+        out = subprocess.run([sys.executable, "-m", "workbench_prefect", *args], cwd=IMPL_DIR,
+                             capture_output=True, text=True, timeout=120, env=env)
+        assert out.returncode == 2 and out.stderr.startswith(says), out.stderr[-2000:]
+        assert len(out.stderr.strip().splitlines()) == 1 and out.stdout == ""

@@ -28,6 +28,23 @@ def main(argv: list[str] | None = None) -> int:
     bf.add_argument("--parallelism", type=int, default=2)
     run.add_argument("--date", required=True)
     args = parser.parse_args(argv)
+    if args.command in ("backfill", "run"):
+        # a date out of the pipeline's range (or no date at all) is refused before any run
+        # is created: one line, exit 2
+        from pipelines_core.errors import SpecError
+        from pipelines_core.spec import check_date, get_pipeline
+
+        try:
+            spec = get_pipeline(args.pipeline)
+            for text in ([args.start, args.end] if args.command == "backfill" else [args.date]):
+                try:
+                    day = date.fromisoformat(text)
+                except ValueError:
+                    raise SpecError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+                check_date(spec, day)
+        except SpecError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
 
     if args.command == "deploy":
         from workbench_prefect.deployments import deploy_all

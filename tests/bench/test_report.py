@@ -98,7 +98,7 @@ def bad_input_results(rerun_skipped):
         "missing_column": {**contract, "date": "2026-10-26", "outputs_before": 0,
                            "error": "the export of 2026-10-26 lacks column op_ts"},
         "double_trigger": {"date": "2026-10-27", "triggers": 2, "states": ["success"] * 2,
-                           "verdict": "both ended: success, success", "error": None,
+                           "verdict": "triggered twice: success, success", "error": None,
                            "summary_successes": 2, "identical_to_direct": True, "wall_s": 9.0},
         "changed_input_rerun": {**rerun, "date": "2026-10-27", "outputs_before": 9},
     }
