@@ -22,6 +22,7 @@ help:
 	@echo "make ui-check  screenshots of the four UIs into the latest report"
 	@echo "make bench-quick / make bench   the benchmark (quick preset / full preset)"
 	@echo "make bench-bad-input  what each orchestrator answers to broken input and a double trigger"
+	@echo "make bench-crash  each orchestrator's own components killed mid-run"
 	@echo "make exercise N / exercise-reset N   check / restart course exercise N (exercises/)"
 	@echo "make env     .env with generated secrets for docker-compose.yml (docs/scale-out.md)"
 	@echo "make down    stop everything the workbench started"
@@ -115,12 +116,15 @@ test-tools:
 clean: down
 	rm -rf lake .workbench reports
 
-.PHONY: bench bench-quick bench-bad-input
+.PHONY: bench bench-quick bench-bad-input bench-crash
 bench-quick: setup
 	@$(WB) bench --preset quick
 
 bench-bad-input: setup
 	@$(WB) bench --preset bad-input
+
+bench-crash: setup
+	@$(WB) bench --preset crash
 
 bench: setup
 	@$(WB) bench --preset full

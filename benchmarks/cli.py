@@ -52,8 +52,9 @@ def _exclusive(config: WorkbenchConfig) -> Any:
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The ``bench`` command's own options (``--scale`` comes with the common ones)."""
     parser.add_argument("--preset", choices=PRESETS, default="quick",
-                        help="quick (about 15 min), full (about 45 min) or bad-input "
-                        "(broken exports, a date out of range, a double trigger)")
+                        help="quick (about 15 min), full (about 45 min), bad-input "
+                        "(broken exports, a date out of range, a double trigger) or crash "
+                        "(each component of each orchestrator killed mid-run)")
     parser.add_argument("--orchestrators", default="airflow,prefect,dagster,luigi",
                         help="comma-separated; the direct baseline always runs")
     parser.add_argument("--out", help="reports folder (default: reports/)")

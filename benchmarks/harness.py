@@ -207,6 +207,9 @@ class Harness:
         if "bad_input" in self.plan.scenarios:
             with phase("bad_input"):
                 out["bad_input"] = scenarios.bad_input(adapter, direct)
+        if "crash" in self.plan.scenarios:
+            with phase("crash"):
+                out["crash"] = scenarios.crash(adapter, direct)
         mine.update(out)
         if "observability" in self.plan.scenarios:
             self.progress(f"  observability probes on {adapter.name}")

@@ -25,9 +25,10 @@ RETRY_FAULTS: dict[str, tuple[str, dict[str, Any]]] = {
 HANG_PAST_TIMEOUT_S = 5.0
 SCENARIOS = ("happy_path", "retries", "backfill", "observability")
 # Not in the quick and full presets' default list: the ``bad-input`` preset runs it.
-OPTIONAL_SCENARIOS = ("bad_input",)
+OPTIONAL_SCENARIOS = ("bad_input", "crash")
+CRASH_DATES = 8  # one date per crash case: every component of a service, and a step
 PROFILES = ("production", "default")
-PRESETS = ("quick", "full", "bad-input")
+PRESETS = ("quick", "full", "bad-input", "crash")
 # Rows beside each orchestrator's own (the plan's profile, the mode its docs recommend for a
 # deployment): ``{row: (orchestrator, adapter options, profile or None for the plan's)}``.
 # They run the happy path and the floor only, on the same data. A faster mode an
@@ -64,6 +65,14 @@ class BenchPlan:
     # whose outputs exist (after one run of it, or two at once: a double trigger).
     bad_input_start: date = date(2026, 10, 26)
     double_trigger: bool = True
+    # The crash scenario: each component of the orchestrator's services (or only
+    # ``crash_targets``), and the process running a step, killed mid-run on a date of its
+    # own, restarted after ``crash_pause_s``; ``crash_bound_s`` bounds the wait for the run
+    # to end after the kill (then a human re-runs the date).
+    crash_start: date = date(2026, 11, 6)
+    crash_targets: tuple[str, ...] = ()
+    crash_pause_s: float = 5.0
+    crash_bound_s: float = 420.0
     # The fault runs go on together, each on its own date: the scenario lasts as long as the
     # hang, not the four runs one after the other.
     fault_runs_at_once: int = len(RETRY_FAULTS)
@@ -114,6 +123,11 @@ class BenchPlan:
             # default profile: what Postgres changes for each orchestrator
             return cls(orchestrators, scale=20_000, repetitions=3, backfill_days=7,
                        fault_runs_at_once=2, extra_rows=tuple(EXTRA_ROWS))
+        if name == "crash":
+            # every component of each orchestrator's services killed mid-run, with the
+            # detection settings its service command runs with (recorded per row)
+            return cls(orchestrators, scale=2_000, repetitions=1,
+                       scenarios=("happy_path", "crash"), step_timeout_s=15.0)
         if name == "bad-input":
             # what each orchestrator answers to inputs nobody planned for (and a double
             # trigger), beside the happy path that warms it up
@@ -165,8 +179,12 @@ class BenchPlan:
         """``(never run, run before)``: the two dates of the bad-input scenario."""
         return self.bad_input_start, self.bad_input_start + timedelta(days=1)
 
+    def crash_dates(self) -> list[date]:
+        return [self.crash_start + timedelta(days=n) for n in range(CRASH_DATES)]
+
     def all_data_dates(self) -> list[date]:
         extra = list(self.bad_input_dates()) if "bad_input" in self.scenarios else []
+        extra += self.crash_dates() if "crash" in self.scenarios else []
         return (self.happy_dates() + list(self.retry_dates().values()) + self.backfill_dates()
                 + self.bad_range()[0] + extra)
 

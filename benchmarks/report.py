@@ -14,7 +14,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 NA = "not supported"
 
 
-PHASES = ("happy_path", "retries", "backfill", "bad_day", "bad_input", "observability", "stop")
+PHASES = ("happy_path", "retries", "backfill", "bad_day", "bad_input", "crash",
+          "observability", "stop")
 # The bad-input cases in the order the scenario runs them, as the report names them.
 BAD_INPUT_CASES = {
     "before_start": "a date before the start date",
@@ -125,6 +126,34 @@ def bad_input_rows(results: dict[str, Any]) -> list[dict[str, str]]:
     return rows
 
 
+def crash_rows(results: dict[str, Any]) -> list[dict[str, str]]:
+    """One row per orchestrator and component killed: the verdict, when the orchestrator
+    showed the damage, how the run ended, what a human had to do, and the evidence."""
+    rows = []
+    for name, o in results["orchestrators"].items():
+        for target, x in (o["scenarios"].get("crash") or {}).items():
+            human = x.get("human") or {}
+            evidence = [f"took down {len(x.get('took_down') or [])} process(es)"]
+            if x.get("lost_attempts"):
+                evidence.append(f"attempts lost: {', '.join(x['lost_attempts'])}")
+            if x.get("duplicated_steps"):
+                evidence.append(f"ran twice: {', '.join(x['duplicated_steps'])}")
+            if x.get("half_written"):
+                evidence.append(f"half-written: {', '.join(x['half_written'])}")
+            evidence.append(f"alerts {x.get('alerts', 0)}")
+            rows.append({
+                "orchestrator": name, "target": target, "step": x.get("step", "–"),
+                "verdict": x["verdict"],
+                "detected": (f"{_fmt(x.get('detected_s'))} s ({x['detected_as']})"
+                             if x.get("detected_as") else "not shown"),
+                "ended": f"{x.get('end_state', '–')} after {_fmt(x.get('ended_after_s'))} s",
+                "human": (f"{human['command']}: {human['state']} in {human['seconds']} s"
+                          if human else "none"),
+                "evidence": "; ".join(evidence), "error": x.get("error") or "",
+            })
+    return rows
+
+
 def _svg(fig: Any) -> str:
     buf = io.StringIO()
     fig.savefig(buf, format="svg", bbox_inches="tight")
@@ -216,6 +245,7 @@ def render(results: dict[str, Any], folder: Path) -> tuple[Path, Path]:
     env.filters["cell"] = _cell
     ctx = {"r": results, "headline": headline_rows(results), "NA": NA,
            "profiles": profile_rows(results), "bad_input": bad_input_rows(results),
+           "crash": crash_rows(results),
            "probe_names": _probe_names(results), "screenshots": _screenshots(folder),
            "phases": _phases(results)}
     md = env.get_template("report.md.j2").render(**ctx)

@@ -66,7 +66,7 @@ def orchestrator_results(adapter: Adapter | None, data: dict[str, Any],
             # not run (an extra row, or the scenario left out): no score, not a zero
             "observability": data.get("observability", {"probes": [], "score": None}),
             # each case's verdict and error line; absent when the scenario did not run
-            **({"bad_input": data["bad_input"]} if "bad_input" in data else {}),
+            **{k: data[k] for k in ("bad_input", "crash") if k in data},
         },
     }
 

@@ -270,6 +270,24 @@ class Scenarios:
                 "rerun_dates_executed": sorted(d for d, ran in rerun.items() if ran),
                 "only_bad_day_rerun": [d for d, ran in rerun.items() if ran] == [bad.isoformat()]}
 
+    # --- crash ------------------------------------------------------------------------------
+
+    def crash(self, adapter: Adapter, direct: Adapter) -> dict[str, Any]:
+        """Each component of the adapter's services, then the process running a step, killed
+        mid-run on a date of its own (``benchmarks.crash``)."""
+        from benchmarks.crash import CrashCase, run_case, targets
+
+        names = [t for t in targets(adapter)
+                 if not self.plan.crash_targets or t in self.plan.crash_targets]
+        out = {}
+        for target, day in zip(names, self.plan.crash_dates()):
+            self.progress(f"  crash: {target} of {adapter.name} killed mid-run")
+            out[target] = run_case(adapter, direct, CrashCase(target,
+                                                              pause_s=self.plan.crash_pause_s),
+                                   day, bound_s=self.plan.crash_bound_s,
+                                   progress=self.progress)
+        return out
+
     # --- bad input --------------------------------------------------------------------------
 
     def bad_input(self, adapter: Adapter, direct: Adapter) -> dict[str, Any]:

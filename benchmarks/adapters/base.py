@@ -148,6 +148,9 @@ class Adapter(abc.ABC):
         self.settings: dict[str, str] = {}
         self.profile = "default"
         self._reported: set[tuple[str, int]] = set()
+        # Components down on purpose (the crash scenario's planned kill, until it restarts
+        # them): not a death to report.
+        self.planned_down: set[str] = set()
 
     def use_profile(self, profile: str) -> None:
         """Run the orchestrator's services on ``profile`` from the next ``start()``:
@@ -173,14 +176,21 @@ class Adapter(abc.ABC):
 
     def evidence_gaps(self, run: RunView) -> list[str]:
         """The steps ``run`` should have run that have no successful attempt in the ledger
-        (this adapter's namespace, the run's date, since the run started): a group of
-        alternatives (a branch's) counts once. Empty when the evidence is all there."""
+        (this adapter's namespace, the run's date, since the run started), unless the
+        orchestrator reports no attempt of the step in this run (it found it complete) and
+        the ledger holds an earlier success of it: Luigi does not run a task whose outputs
+        an earlier run wrote. A group of alternatives (a branch's) counts once. Empty when
+        the evidence is all there."""
         spec = get_pipeline(run.pipeline)
         since = _timestamp(run.start)
-        done = {a.step for a in Ledger(self.config.ledger_path).read_attempts(
-                    namespace=self.config.namespace, pipeline=run.pipeline, date=run.date)
-                if a.status == "success"
-                and (since is None or (_timestamp(a.start) or 0) >= since - 1)}
+        ok = [a for a in Ledger(self.config.ledger_path).read_attempts(
+                  namespace=self.config.namespace, pipeline=run.pipeline, date=run.date)
+              if a.status == "success"]
+        attempted = {s.step for s in run.steps if s.attempts}
+        found_complete = {s.name for s in spec.steps} - attempted
+        done = {a.step for a in ok
+                if since is None or (_timestamp(a.start) or 0) >= since - 1
+                or a.step in found_complete}
         return [" or ".join(group) for group in required_steps(spec)
                 if not done.intersection(group)]
 
@@ -191,7 +201,8 @@ class Adapter(abc.ABC):
         service = getattr(self, "service", None)
         status = getattr(service, "up_status", None) or {}
         return [c for c in status.get("components", [])
-                if c.get("pgid") and not group_alive(c["pgid"])]
+                if c.get("pgid") and c["name"] not in self.planned_down
+                and not group_alive(c["pgid"])]
 
     def components_died(self) -> list[dict[str, Any]]:
         """Components found dead that were not reported yet: each is recorded once in

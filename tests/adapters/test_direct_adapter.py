@@ -1,11 +1,12 @@
 """The direct adapter implements the benchmark's interface over real runs."""
 
 import json
+import time
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from benchmarks.adapters.base import RunView
+from benchmarks.adapters.base import AttemptView, RunView, StepView
 from benchmarks.adapters.direct import DirectAdapter
 from pipelines_core import testing
 from pipelines_core.spec import DateOutOfRange
@@ -67,6 +68,38 @@ def test_a_success_without_evidence_counts_as_failed(tmp_path):
         "notify)")
 
 
+def test_a_step_found_complete_counts_only_with_an_earlier_success_in_the_ledger(tmp_path):
+    """Luigi does not run a task whose outputs an earlier run wrote: a step of which the
+    orchestrator reports no attempt in this run is evidenced by that earlier success, and by
+    nothing else (the false success above reported no attempt either)."""
+    from pipelines_core.ledger import Ledger
+    from pipelines_core.spec import get_pipeline
+
+    adapter = DirectAdapter(testing.make_config(tmp_path))
+    ledger, day = Ledger(adapter.config.ledger_path), "2026-11-05"
+    steps = [s.name for s in get_pipeline("customer_daily_etl").steps]
+    ns = dict(pipeline="customer_daily_etl", date=day, namespace=adapter.config.namespace,
+              orchestrator="direct", attempt=1)
+    ledger.finish(ledger.start(step="ingest_cdc", **ns), status="success")  # an earlier run
+    time.sleep(1.2)  # past the second of clock slack the check allows
+    start = datetime.now(timezone.utc).isoformat()
+    for step in steps[2:]:  # this run: everything after ingest_cdc (the sensor aside)
+        keys = ["amer", "apac", "emea", "latam"] if step == "gold_region_aggregates" else [None]
+        for key in keys:
+            ledger.finish(ledger.start(step=step, map_key=key, **ns), status="success")
+
+    def run(reported):
+        attempts = [AttemptView(1, reported, start)] if reported == "success" else []
+        return RunView("r", "customer_daily_etl", day, "success", start=start,
+                       steps=[StepView("ingest_cdc", reported, attempts=attempts)])
+    assert adapter.checked(run("skipped")).state == "success"
+    checked = adapter.checked(run("success"))  # an attempt it says ran, not in the ledger
+    assert (checked.state, checked.error) == (
+        "failed", "orchestrator reported success but step ingest_cdc never ran")
+    other = DirectAdapter(testing.make_config(tmp_path / "other"))  # no earlier success
+    assert other.checked(run("skipped")).state == "failed"
+
+
 def test_a_double_trigger_ends_twice_with_the_data_of_one_run(connect_config, tmp_path):
     """Two runs of one date at once: both end, the ledger shows both, and every output is
     the one a single run writes (each write swaps a whole version; neither is lost)."""
@@ -88,4 +121,26 @@ def test_a_double_trigger_ends_twice_with_the_data_of_one_run(connect_config, tm
     assert [a.status for a in attempts].count("success") == 2
     assert len({a.pid for a in attempts if a.status == "success"}) == 2  # two processes
     reference = testing.reference_outputs(cfg, "customer_daily_etl", day)
+    assert output_checksums(adapter.config, "customer_daily_etl", day) == reference
+
+
+def test_the_step_s_process_killed_mid_run_needs_a_human(connect_config, tmp_path):
+    """The crash scenario on the direct runner: nothing supervises its process, so a SIGKILL
+    while ingest_cdc runs ends the run; the ledger shows the attempt lost, nothing
+    half-written, and the date run again (what a human does) gives the same outputs."""
+    from benchmarks.crash import STEP_PROCESS, CrashCase, run_case
+
+    cfg = connect_config.replace(lake_root=tmp_path / "lake", state_dir=tmp_path / "state")
+    adapter = DirectAdapter(cfg)
+    day = date(2026, 11, 6)
+    testing.generate_exports(adapter.config, [day])
+    x = run_case(adapter, adapter, CrashCase(STEP_PROCESS), day, bound_s=120,
+                 progress=lambda _: None)
+    assert x["end_state"] == "failed" and x["verdict"] == "needs a human", x
+    assert x["lost_attempts"] == ["ingest_cdc"] and x["half_written"] == []
+    assert "python" in x["took_down"][0]
+    assert x["human"]["state"] == "success" and x["human"]["command"] == (
+        "workbench run --pipeline customer_daily_etl --date 2026-11-06")
+    reference = testing.reference_outputs(cfg, "customer_daily_etl", day)
+    from pipelines_core.verify import output_checksums
     assert output_checksums(adapter.config, "customer_daily_etl", day) == reference

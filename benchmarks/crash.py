@@ -1,0 +1,228 @@
+"""The crash scenario: one of the orchestrator's own components, or the process running a
+step, killed with SIGKILL in the middle of a run, restarted after a planned pause the way its
+service command restarts it, and then left alone. What did the orchestrator detect, when,
+did the run end without a human, what ran twice, what was lost?
+
+Every figure comes from the run ledger (attempts, their processes, the ones killed), the lake
+(partitions identical to the direct runner's, none half-written), the alert sink and the
+orchestrator's own record of the run read back through its adapter while the case goes on.
+The kill goes through the service command (``kill COMPONENT``, ``restart COMPONENT``); a
+planned kill is not an incident, but any other component found dead is, as in every
+scenario.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from typing import Any, Callable
+
+from benchmarks.adapters.base import Adapter, RunView
+from benchmarks.measures import ledger_attempts
+from benchmarks.plan import PIPELINE
+from pipelines_core.alerts import read_alerts
+from pipelines_core.procs import cmdline, group_members
+from pipelines_core.verify import output_checksums, output_partitions, outputs_present
+
+STEP_PROCESS = "step process"
+# What a human does when the run does not end well by itself: run the date again through
+# the orchestrator, which is what each command below does (the adapter does the same).
+HUMAN_ACTION = {
+    "direct": "workbench run --pipeline customer_daily_etl --date {day}",
+    "airflow": "airflow dags trigger customer_daily_etl --logical-date {day}T02:00:00+00:00 "
+               "(after deleting or clearing the broken run)",
+    "prefect": "prefect deployment run 'customer_daily_etl/customer_daily_etl' "
+               "--param day={day}",
+    "dagster": "dagster job launch -j customer_daily_etl_job --tags "
+               "'{{\"dagster/partition\": \"{day}\"}}'",
+    "luigi": "python -m workbench_luigi run --pipeline customer_daily_etl --date {day}",
+}
+DAMAGE_STATES = ("failed", "crashed", "lost", "upstream_failed")
+
+
+@dataclass
+class CrashCase:
+    """Kill ``target`` (a component of the orchestrator's service command, or
+    ``STEP_PROCESS``) once ``step`` runs, restart it after ``pause_s``."""
+
+    target: str
+    step: str = "ingest_cdc"
+    pause_s: float = 5.0
+
+
+def targets(adapter: Adapter) -> list[str]:
+    """Every component the adapter's service command runs, then the step's own process."""
+    service = getattr(adapter, "service", None)
+    names = [c["name"] for c in (service.up_status or {}).get("components", [])] \
+        if service is not None else []
+    return names + [STEP_PROCESS]
+
+
+def _running_attempt(adapter: Adapter, day: date, step: str, since: float):
+    return next((a for a in ledger_attempts(adapter.config, adapter.config.namespace, day,
+                                            since)
+                 if a.step == step and a.status == "running"), None)
+
+
+def _damage(run: RunView | None) -> str | None:
+    """What the orchestrator's record shows of the kill, if anything yet."""
+    if run is None:
+        return None
+    if run.state in ("failed", "crashed", "skipped"):
+        return f"run {run.state}"
+    for step in run.steps:
+        for attempt in step.attempts:
+            if attempt.state in DAMAGE_STATES:
+                return f"{step.step} attempt {attempt.attempt} {attempt.state}"
+        if step.state in DAMAGE_STATES:
+            return f"{step.step} {step.state}"
+    return None
+
+
+def run_case(adapter: Adapter, direct: Adapter, case: CrashCase, day: date, *,
+             bound_s: float, progress: Callable[[str], None] = print) -> dict[str, Any]:
+    """One crash case on ``adapter`` for ``day`` (emptied first); ``bound_s`` bounds the wait
+    for the run's end after the kill (then a human acts)."""
+    from benchmarks.scenarios import empty
+
+    cfg = adapter.config
+    empty(adapter, [day])
+    alerts_before = len(read_alerts(cfg, kind="failure", date=day.isoformat()))
+    t0 = time.time()
+    ended: dict[str, Any] = {}
+
+    def trigger() -> None:
+        try:
+            ended["run"] = adapter.run_date(PIPELINE, day, timeout_s=bound_s + 120)
+        except Exception as exc:  # noqa: BLE001 - how the wait ended is a result
+            ended["error"] = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        ended["at"] = time.time()
+
+    runner = threading.Thread(target=trigger, daemon=True)
+    runner.start()
+    attempt = None
+    while runner.is_alive() and attempt is None and time.time() - t0 < bound_s:
+        attempt = _running_attempt(adapter, day, case.step, t0)
+        time.sleep(0.2)
+    if attempt is None:
+        runner.join(bound_s)
+        return {"target": case.target, "step": case.step, "date": day.isoformat(),
+                "verdict": "not run", "error": f"{case.step} never started "
+                f"({ended.get('error') or 'the run ended first'})"}
+    took_down, t_kill = kill(adapter, case.target, attempt.pid)
+    progress(f"    killed {case.target} of {adapter.name} during {case.step}")
+    detected = None
+    restarted_at = None
+    while runner.is_alive() and time.time() - t_kill < bound_s:
+        if restarted_at is None and time.time() - t_kill >= case.pause_s:
+            restarted_at = restart(adapter, case.target)
+        if detected is None:
+            try:
+                runs = adapter.read_runs(PIPELINE, day)
+            except Exception:  # noqa: BLE001 - the killed component may serve the API
+                runs = []
+            seen = _damage(max(runs, key=lambda r: r.start or "") if runs else None)
+            if seen:
+                detected = (time.time() - t_kill, seen)
+        time.sleep(1.0)
+    if restarted_at is None:
+        restarted_at = restart(adapter, case.target)
+    runner.join(5)
+    run = ended.get("run")
+    end_state = run.state if run is not None else ("did not end" if runner.is_alive()
+                                                   else "adapter error")
+    if run is not None and detected is None:
+        seen = _damage(run)
+        if seen:
+            detected = (ended["at"] - t_kill, seen)
+    outcome = _outcome(adapter, direct, day, t0, run)  # what the orchestrator did alone
+    human = None
+    if end_state != "success":
+        human = _human(adapter, day, bound_s)
+        after = _outcome(adapter, direct, day, time.time() - human["seconds"], human.pop("run"))
+        human.update(identical_to_direct=after["identical_to_direct"],
+                     half_written=after["half_written"])
+    if outcome["half_written"]:
+        verdict = "lost work"
+    elif end_state == "success":
+        verdict = "duplicated work" if outcome["duplicated_steps"] else "recovered by itself"
+    elif human["state"] == "success" and human["identical_to_direct"]:
+        verdict = "needs a human"
+    else:
+        verdict = "needs a human; the re-run did not recover it"
+    alerts = len(read_alerts(cfg, kind="failure", date=day.isoformat())) - alerts_before
+    return {
+        "target": case.target, "step": case.step, "date": day.isoformat(),
+        "pause_s": case.pause_s, "took_down": took_down, "verdict": verdict,
+        "end_state": end_state, "error": (run.error if run is not None else ended.get("error")),
+        "detected_s": round(detected[0], 1) if detected else None,
+        "detected_as": detected[1] if detected else None,
+        "restarted_after_s": round(restarted_at - t_kill, 1) if restarted_at else None,
+        "ended_after_s": round(ended["at"] - t_kill, 1) if "at" in ended else None,
+        "human": human, "alerts": alerts, **outcome,
+    }
+
+
+def kill(adapter: Adapter, target: str, step_pid: int) -> tuple[list[str], float]:
+    """SIGKILL ``target``; the command lines it took down, and when."""
+    if target == STEP_PROCESS:
+        took = [cmdline(step_pid)[:200]]
+        os.kill(step_pid, signal.SIGKILL)
+        return took, time.time()
+    service = adapter.service
+    comp = service.component(service.status(), target)
+    took = [cmdline(pid)[:200] for pid in group_members(comp["pgid"])]
+    adapter.planned_down.add(target)
+    service.kill(target)
+    return took, time.time()
+
+
+def restart(adapter: Adapter, target: str) -> float:
+    """Start ``target`` again through the service command (nothing to start for a step's
+    process: the orchestrator decides what follows); when it was up again."""
+    if target != STEP_PROCESS:
+        adapter.service.restart(target)
+        adapter.planned_down.discard(target)
+    return time.time()
+
+
+def _human(adapter: Adapter, day: date, bound_s: float) -> dict[str, Any]:
+    """The date run again, as a human would, timed."""
+    t0 = time.time()
+    try:
+        run = adapter.checked(adapter.run_date(PIPELINE, day, timeout_s=bound_s))
+        state, error = run.state, run.error
+    except Exception as exc:  # noqa: BLE001 - a re-run that fails is the answer
+        run, state, error = None, "error", f"{type(exc).__name__}: {exc}".splitlines()[0]
+    return {"command": HUMAN_ACTION[adapter.name].format(day=day.isoformat()),
+            "state": state, "error": error, "seconds": round(time.time() - t0, 1), "run": run}
+
+
+def _outcome(adapter: Adapter, direct: Adapter, day: date, since: float,
+             run: RunView | None) -> dict[str, Any]:
+    """The ledger's and the lake's evidence of the date after the case."""
+    attempts = ledger_attempts(adapter.config, adapter.config.namespace, day, since)
+    done: dict[tuple[str, str | None], int] = {}
+    for a in attempts:
+        if a.status == "success":
+            done[(a.step, a.map_key)] = done.get((a.step, a.map_key), 0) + 1
+    killed = sorted({f"{a.step}" + (f"[{a.map_key}]" if a.map_key else "")
+                     for a in attempts if a.status == "lost"})
+    half = [p.relative for p in output_partitions(adapter.config, PIPELINE, day)
+            if p.path.is_symlink() and not p.path.exists()]
+    identical = None
+    if run is not None and run.state == "success":
+        if adapter.name != "direct" and not outputs_present(direct.config, PIPELINE, day):
+            direct.run_date(PIPELINE, day)
+        identical = adapter.name == "direct" or (
+            output_checksums(adapter.config, PIPELINE, day)
+            == output_checksums(direct.config, PIPELINE, day))
+    return {"attempts": len(attempts), "lost_attempts": killed,
+            "duplicated_steps": sorted(f"{s}" + (f"[{k}]" if k else "")
+                                       for (s, k), n in done.items() if n > 1),
+            "half_written": half, "identical_to_direct": identical,
+            "checked_at": datetime.now(timezone.utc).isoformat()}
