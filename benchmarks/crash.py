@@ -68,6 +68,17 @@ def _running_attempt(adapter: Adapter, day: date, step: str, since: float):
                  if a.step == step and a.status == "running"), None)
 
 
+def _latest(adapter: Adapter, day: date, since: float) -> RunView | None:
+    """The orchestrator's record of the latest run of ``day`` started after ``since``; None
+    while there is none or its API does not answer (the killed component may serve it)."""
+    try:
+        runs = [r for r in adapter.read_runs(PIPELINE, day)
+                if r.start and datetime.fromisoformat(r.start).timestamp() >= since - 1]
+    except Exception:  # noqa: BLE001 - unreachable while down: no record yet
+        return None
+    return max(runs, key=lambda r: r.start or "") if runs else None
+
+
 def _damage(run: RunView | None) -> str | None:
     """What the orchestrator's record shows of the kill, if anything yet."""
     if run is None:
@@ -121,20 +132,27 @@ def run_case(adapter: Adapter, direct: Adapter, case: CrashCase, day: date, *,
         if restarted_at is None and time.time() - t_kill >= case.pause_s:
             restarted_at = restart(adapter, case.target)
         if detected is None:
-            try:
-                runs = adapter.read_runs(PIPELINE, day)
-            except Exception:  # noqa: BLE001 - the killed component may serve the API
-                runs = []
-            seen = _damage(max(runs, key=lambda r: r.start or "") if runs else None)
+            asked = time.time()  # the record as it was when asked (reading it takes time)
+            seen = _damage(_latest(adapter, day, t0))
             if seen:
-                detected = (time.time() - t_kill, seen)
+                detected = (asked - t_kill, seen)
         time.sleep(1.0)
     if restarted_at is None:
         restarted_at = restart(adapter, case.target)
     runner.join(5)
+    if "error" in ended:
+        # The adapter's own wait gave up (the API it polls was the component killed): the
+        # run goes on in the orchestrator, so its record is read until it ends.
+        while time.time() - t_kill < bound_s:
+            late = _latest(adapter, day, t0)
+            if late is not None and late.state in ("success", "failed", "crashed"):
+                ended.update(run=adapter.checked(late), at=time.time())
+                break
+            time.sleep(2.0)
     run = ended.get("run")
     end_state = run.state if run is not None else ("did not end" if runner.is_alive()
                                                    else "adapter error")
+    adapter_error = ended.get("error") if "error" in ended else None
     if run is not None and detected is None:
         seen = _damage(run)
         if seen:
@@ -158,7 +176,8 @@ def run_case(adapter: Adapter, direct: Adapter, case: CrashCase, day: date, *,
     return {
         "target": case.target, "step": case.step, "date": day.isoformat(),
         "pause_s": case.pause_s, "took_down": took_down, "verdict": verdict,
-        "end_state": end_state, "error": (run.error if run is not None else ended.get("error")),
+        "end_state": end_state, "error": run.error if run is not None else adapter_error,
+        "adapter_wait": adapter_error,
         "detected_s": round(detected[0], 1) if detected else None,
         "detected_as": detected[1] if detected else None,
         "restarted_after_s": round(restarted_at - t_kill, 1) if restarted_at else None,

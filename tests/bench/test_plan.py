@@ -51,6 +51,14 @@ def test_the_bad_input_preset_runs_its_scenario_on_dates_of_its_own():
         "happy_path", "bad_input")
 
 
+def test_the_crash_preset_gives_each_case_a_date_of_its_own():
+    plan = plan_from(options("--preset", "crash"), ["airflow"])
+    assert plan.scenarios == ("happy_path", "crash") and plan.crash_bound_s >= 300
+    dates = plan.all_data_dates() + plan.floor_dates()
+    assert len(dates) == len(set(dates)) and set(plan.crash_dates()) <= set(dates)
+    assert not set(plan.crash_dates()) & set(BenchPlan.preset("full", ["x"]).all_data_dates())
+
+
 def test_the_hang_outlasts_the_plan_s_timeout():
     plan = BenchPlan.preset("quick", ["luigi"])
     assert plan.step_timeout_s == 15.0

@@ -119,6 +119,16 @@ def rendered(tmp_path_factory):
     per = {"direct": scenario_results(8.0, 60.0, None),
            "luigi": scenario_results(12.0, 30.0, True),
            "prefect": scenario_results(20.0, 15.0, False)}
+    per["luigi"]["crash"] = {"luigid": {
+        "target": "luigid", "step": "ingest_cdc", "date": "2026-11-06", "pause_s": 5.0,
+        "took_down": ["luigid --port 8082"], "verdict": "needs a human", "end_state": "failed",
+        "error": None, "detected_s": 30.9, "detected_as": "run failed",
+        "restarted_after_s": 5.2, "ended_after_s": 30.9,
+        "human": {"command": "python -m workbench_luigi run --date 2026-11-06",
+                  "state": "success", "error": None, "seconds": 13.8,
+                  "identical_to_direct": True, "half_written": []},
+        "alerts": 0, "attempts": 1, "lost_attempts": [], "duplicated_steps": [],
+        "half_written": [], "identical_to_direct": None}}
     per["luigi"]["bad_input"] = bad_input_results(rerun_skipped=True)
     per["prefect"]["bad_input"] = bad_input_results(rerun_skipped=False)
     results = assemble(BenchPlan(list(adapters)), cfg, adapters, per)
@@ -250,6 +260,18 @@ def test_the_bad_input_table_has_each_case_and_orchestrator_that_ran_it(rendered
     del written["orchestrators"]["luigi"]["scenarios"]["bad_input"]["double_trigger"]
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(written, SCHEMA)
+
+
+def test_the_crash_table_has_each_component_killed(rendered):
+    _, _, md, html = rendered
+    rows = Rows()
+    rows.feed(html)
+    assert rows.tables["crash-table"][1:] == [[
+        "luigi", "luigid", "ingest_cdc", "needs a human", "30.90 s (run failed)",
+        "failed after 30.90 s", "python -m workbench_luigi run --date 2026-11-06: success in "
+        "13.8 s", "took down 1 process(es); alerts 0"]]
+    assert ("| luigi | luigid | ingest_cdc | needs a human | 30.90 s (run failed) | failed "
+            "after 30.90 s |") in md
 
 
 def test_a_results_file_renders_from_the_command_line(rendered, capsys):
