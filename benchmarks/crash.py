@@ -128,9 +128,10 @@ def run_case(adapter: Adapter, direct: Adapter, case: CrashCase, day: date, *,
     progress(f"    killed {case.target} of {adapter.name} during {case.step}")
     detected = None
     restarted_at = None
+    restart_failed: list[str] = []
     while runner.is_alive() and time.time() - t_kill < bound_s:
         if restarted_at is None and time.time() - t_kill >= case.pause_s:
-            restarted_at = restart(adapter, case.target)
+            restarted_at = restart(adapter, case.target, restart_failed)
         if detected is None:
             asked = time.time()  # the record as it was when asked (reading it takes time)
             seen = _damage(_latest(adapter, day, t0))
@@ -138,7 +139,7 @@ def run_case(adapter: Adapter, direct: Adapter, case: CrashCase, day: date, *,
                 detected = (asked - t_kill, seen)
         time.sleep(1.0)
     if restarted_at is None:
-        restarted_at = restart(adapter, case.target)
+        restarted_at = restart(adapter, case.target, restart_failed)
     runner.join(5)
     if "error" in ended:
         # The adapter's own wait gave up (the API it polls was the component killed): the
@@ -177,7 +178,8 @@ def run_case(adapter: Adapter, direct: Adapter, case: CrashCase, day: date, *,
         "target": case.target, "step": case.step, "date": day.isoformat(),
         "pause_s": case.pause_s, "took_down": took_down, "verdict": verdict,
         "end_state": end_state, "error": run.error if run is not None else adapter_error,
-        "adapter_wait": adapter_error,
+        "adapter_wait": adapter_error, "restart_failed": restart_failed[0] if restart_failed
+        else None,
         "detected_s": round(detected[0], 1) if detected else None,
         "detected_as": detected[1] if detected else None,
         "restarted_after_s": round(restarted_at - t_kill, 1) if restarted_at else None,
@@ -200,11 +202,15 @@ def kill(adapter: Adapter, target: str, step_pid: int) -> tuple[list[str], float
     return took, time.time()
 
 
-def restart(adapter: Adapter, target: str) -> float:
+def restart(adapter: Adapter, target: str, failures: list[str]) -> float:
     """Start ``target`` again through the service command (nothing to start for a step's
-    process: the orchestrator decides what follows); when it was up again."""
+    process: the orchestrator decides what follows); when it was up again. A restart that
+    fails is a result (added to ``failures``): the component then counts as dead."""
     if target != STEP_PROCESS:
-        adapter.service.restart(target)
+        try:
+            adapter.service.restart(target)
+        except Exception as exc:  # noqa: BLE001 - what the restart said is the evidence
+            failures.append(f"{type(exc).__name__}: {exc}"[:2000])
         adapter.planned_down.discard(target)
     return time.time()
 

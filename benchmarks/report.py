@@ -141,6 +141,8 @@ def crash_rows(results: dict[str, Any]) -> list[dict[str, str]]:
             if x.get("half_written"):
                 evidence.append(f"half-written: {', '.join(x['half_written'])}")
             evidence.append(f"alerts {x.get('alerts', 0)}")
+            if x.get("restart_failed"):
+                evidence.append(f"the restart failed: {x['restart_failed'].splitlines()[0]}")
             rows.append({
                 "orchestrator": name, "target": target, "step": x.get("step", "–"),
                 "verdict": x["verdict"],

@@ -86,12 +86,13 @@ errors, seen = [], set()
 if role == "reader":
     deadline = time.time() + 60
     while not (root / "done-a").exists() or not (root / "done-b").exists():
+        linked = p.path.is_symlink()  # before the read: the writers only replace the link
         try:
             doc = lake.read_json(p)
             assert doc["rows"] == list(range(doc["n"])), doc
             seen.add(doc["writer"])
         except FileNotFoundError:
-            if p.path.is_symlink():  # a link to a version that is gone: the partition is lost
+            if linked:  # a link to a version that is gone: the partition is lost
                 errors.append("partition points at nothing")
         except Exception as exc:
             errors.append(repr(exc))
