@@ -6,6 +6,7 @@ input (a date out of range, broken exports, a double trigger)."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -333,6 +334,9 @@ class Scenarios:
                                         date=day.isoformat()))
         keep = lake.stage_dir(part)  # the good export, to put back
         shutil.copytree(part.path, keep)
+        # copytree gives the copy its source's times: an export older than the lake's
+        # retention would be collected by the next swap before it is put back
+        os.utime(keep)
         # until it is put back, the record says the export is not the one wanted: an
         # interrupted benchmark's next run writes it again
         record_export(cfg, day, "broken")

@@ -144,3 +144,27 @@ def test_the_step_s_process_killed_mid_run_needs_a_human(connect_config, tmp_pat
     reference = testing.reference_outputs(cfg, "customer_daily_etl", day)
     from pipelines_core.verify import output_checksums
     assert output_checksums(adapter.config, "customer_daily_etl", day) == reference
+
+
+def test_a_broken_export_of_an_old_date_is_put_back(connect_config, tmp_path):
+    """The bad-input scenario puts the good export back after each case, even one written
+    longer ago than the lake keeps replaced versions (its copy must not look that old)."""
+    import os
+
+    from benchmarks.plan import BenchPlan
+    from benchmarks.scenarios import Scenarios, truncate_export
+    from pipelines_core import lake
+    from pipelines_core.steps.etl import export_partition
+
+    cfg = connect_config.replace(lake_root=tmp_path / "lake", state_dir=tmp_path / "state")
+    adapter = DirectAdapter(cfg)
+    day = date(2026, 10, 26)
+    testing.generate_exports(adapter.config, [day])
+    part = export_partition(adapter.config, day)
+    before = lake.checksum_files(part.path)
+    old = time.time() - 2 * lake.VERSION_RETENTION_S
+    os.utime(os.path.realpath(part.path), (old, old))
+    x = Scenarios(BenchPlan(["direct"]), progress=lambda _: None)._broken(
+        adapter, day, truncate_export)
+    assert x["verdict"] == "stopped at the contract, not retried", x
+    assert lake.checksum_files(part.path) == before  # the good export, whole, in place
