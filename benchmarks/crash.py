@@ -26,7 +26,7 @@ from benchmarks.measures import ledger_attempts
 from benchmarks.plan import PIPELINE
 from pipelines_core.alerts import read_alerts
 from pipelines_core.procs import cmdline, group_members
-from pipelines_core.verify import output_checksums, output_partitions, outputs_present
+from pipelines_core.verify import output_partitions
 
 STEP_PROCESS = "step process"
 # What a human does when the run does not end well by itself: run the date again through
@@ -230,6 +230,8 @@ def _human(adapter: Adapter, day: date, bound_s: float) -> dict[str, Any]:
 def _outcome(adapter: Adapter, direct: Adapter, day: date, since: float,
              run: RunView | None) -> dict[str, Any]:
     """The ledger's and the lake's evidence of the date after the case."""
+    from benchmarks.scenarios import identical_to_direct
+
     attempts = ledger_attempts(adapter.config, adapter.config.namespace, day, since)
     done: dict[tuple[str, str | None], int] = {}
     for a in attempts:
@@ -241,11 +243,7 @@ def _outcome(adapter: Adapter, direct: Adapter, day: date, since: float,
             if p.path.is_symlink() and not p.path.exists()]
     identical = None
     if run is not None and run.state == "success":
-        if adapter.name != "direct" and not outputs_present(direct.config, PIPELINE, day):
-            direct.run_date(PIPELINE, day)
-        identical = adapter.name == "direct" or (
-            output_checksums(adapter.config, PIPELINE, day)
-            == output_checksums(direct.config, PIPELINE, day))
+        identical = identical_to_direct(adapter, direct, day)
     return {"attempts": len(attempts), "lost_attempts": killed,
             "duplicated_steps": sorted(f"{s}" + (f"[{k}]" if k else "")
                                        for (s, k), n in done.items() if n > 1),

@@ -395,11 +395,8 @@ class Scenarios:
         with ThreadPoolExecutor(n) as pool:
             ends = list(pool.map(trigger, range(n)))
         wall = time.time() - t0
-        if adapter.name != "direct" and not outputs_present(direct.config, PIPELINE, day):
-            direct.run_date(PIPELINE, day)
-        identical = None if adapter.name == "direct" else (
-            output_checksums(adapter.config, PIPELINE, day)
-            == output_checksums(direct.config, PIPELINE, day))
+        identical = None if adapter.name == "direct" else identical_to_direct(adapter, direct,
+                                                                               day)
         attempts = ledger_attempts(adapter.config, adapter.config.namespace, day, t0)
         runs_of_summary = sum(a.step == "gold_summary" and a.status == "success"
                               for a in attempts)
@@ -413,6 +410,17 @@ class Scenarios:
                 "error": next((e for _, e in ends if e), None),
                 "summary_successes": runs_of_summary, "identical_to_direct": identical,
                 "wall_s": round(wall, 3)}
+
+
+def identical_to_direct(adapter: Adapter, direct: Adapter, day: date) -> bool:
+    """Whether ``adapter``'s outputs of ``day`` equal the direct runner's (run first when
+    it has none yet)."""
+    if adapter.name == "direct":
+        return True
+    if not outputs_present(direct.config, PIPELINE, day):
+        direct.run_date(PIPELINE, day)
+    return (output_checksums(adapter.config, PIPELINE, day)
+            == output_checksums(direct.config, PIPELINE, day))
 
 
 MISSING_COLUMN = "op_ts"
