@@ -68,6 +68,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--repetitions", type=int,
                         help="counted runs of the happy path and the floor, after one "
                         "warm-up (default: the preset's)")
+    parser.add_argument("--crash-targets",
+                        help="crash preset: comma-separated components (e.g. scheduler,"
+                        "worker) or 'step process' to kill (default: every one)")
     return parser
 
 
@@ -83,6 +86,9 @@ def plan_from(args: argparse.Namespace, names: list[str]) -> BenchPlan:
         changes["profile"] = args.profile
     if getattr(args, "repetitions", None) is not None:
         changes["repetitions"] = args.repetitions
+    if getattr(args, "crash_targets", None):
+        changes["crash_targets"] = tuple(x.strip() for x in args.crash_targets.split(",")
+                                         if x.strip())
     try:
         return replace(BenchPlan.preset(args.preset, names), **changes)
     except ValueError as exc:

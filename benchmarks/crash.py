@@ -101,6 +101,7 @@ def run_case(adapter: Adapter, direct: Adapter, case: CrashCase, day: date, *,
     from benchmarks.scenarios import empty
 
     cfg = adapter.config
+    detection = adapter.detection()
     empty(adapter, [day])
     alerts_before = len(read_alerts(cfg, kind="failure", date=day.isoformat()))
     t0 = time.time()
@@ -122,6 +123,7 @@ def run_case(adapter: Adapter, direct: Adapter, case: CrashCase, day: date, *,
     if attempt is None:
         runner.join(bound_s)
         return {"target": case.target, "step": case.step, "date": day.isoformat(),
+                "detection": detection, "bound_s": bound_s,
                 "verdict": "not run", "error": f"{case.step} never started "
                 f"({ended.get('error') or 'the run ended first'})"}
     took_down, t_kill = kill(adapter, case.target, attempt.pid)
@@ -162,6 +164,7 @@ def run_case(adapter: Adapter, direct: Adapter, case: CrashCase, day: date, *,
     human = None
     if end_state != "success":
         human = _human(adapter, day, bound_s)
+        human["started_after_s"] = round(time.time() - human["seconds"] - t_kill, 1)
         after = _outcome(adapter, direct, day, time.time() - human["seconds"], human.pop("run"))
         human.update(identical_to_direct=after["identical_to_direct"],
                      half_written=after["half_written"])
@@ -176,7 +179,8 @@ def run_case(adapter: Adapter, direct: Adapter, case: CrashCase, day: date, *,
     alerts = len(read_alerts(cfg, kind="failure", date=day.isoformat())) - alerts_before
     return {
         "target": case.target, "step": case.step, "date": day.isoformat(),
-        "pause_s": case.pause_s, "took_down": took_down, "verdict": verdict,
+        "pause_s": case.pause_s, "bound_s": bound_s, "detection": detection,
+        "took_down": took_down, "verdict": verdict,
         "end_state": end_state, "error": run.error if run is not None else adapter_error,
         "adapter_wait": adapter_error, "restart_failed": restart_failed[0] if restart_failed
         else None,
@@ -192,7 +196,10 @@ def kill(adapter: Adapter, target: str, step_pid: int) -> tuple[list[str], float
     """SIGKILL ``target``; the command lines it took down, and when."""
     if target == STEP_PROCESS:
         took = [cmdline(step_pid)[:200]]
-        os.kill(step_pid, signal.SIGKILL)
+        try:
+            os.kill(step_pid, signal.SIGKILL)
+        except ProcessLookupError:  # the step ended first: nothing was killed
+            took = []
         return took, time.time()
     service = adapter.service
     comp = service.component(service.status(), target)

@@ -120,6 +120,7 @@ class Harness:
                 adapters[n] = load_adapter(orchestrator, cfg, **{
                     **self.adapter_options.get(orchestrator, {}), **options})
                 adapters[n].use_profile(profile)
+                adapters[n].use_detection(self.plan.detection)
             except Exception as exc:  # noqa: BLE001 - a missing adapter is a reported result
                 per[n]["errors"].append(f"adapter unavailable: {type(exc).__name__}: {exc}")
         scenarios = self.scenarios

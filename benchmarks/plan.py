@@ -27,7 +27,14 @@ SCENARIOS = ("happy_path", "retries", "backfill", "observability")
 # Not in the quick and full presets' default list: the ``bad-input`` preset runs it.
 OPTIONAL_SCENARIOS = ("bad_input", "crash")
 CRASH_DATES = 8  # one date per crash case: every component of a service, and a step
+# The kill whose cost each orchestrator's crash-detection defaults decide (a running task's
+# process group gone with the component): run once with the detection settings at their
+# defaults, before every case runs with them tuned (the service command's ``--detection``).
+CRASH_AT_DEFAULTS = {"airflow": "scheduler", "prefect": "worker", "dagster": "code-server",
+                     "luigi": "luigid"}
+AT_DEFAULTS = "detection at defaults"
 PROFILES = ("production", "default")
+DETECTIONS = ("default", "tuned")
 PRESETS = ("quick", "full", "bad-input", "crash")
 # Rows beside each orchestrator's own (the plan's profile, the mode its docs recommend for a
 # deployment): ``{row: (orchestrator, adapter options, profile or None for the plan's)}``.
@@ -72,7 +79,14 @@ class BenchPlan:
     crash_start: date = date(2026, 11, 6)
     crash_targets: tuple[str, ...] = ()
     crash_pause_s: float = 5.0
-    crash_bound_s: float = 420.0
+    crash_bound_s: float = 240.0
+    # the case at the detection defaults (CRASH_AT_DEFAULTS), bounded longer: Airflow's
+    # default heartbeat timeout alone is 300 s
+    crash_at_defaults: bool = True
+    crash_default_bound_s: float = 420.0
+    # The services' crash-detection settings for the turn (``default`` or ``tuned``); the
+    # crash scenario switches them as its cases need, restarting the services in the open.
+    detection: str = "default"
     # The fault runs go on together, each on its own date: the scenario lasts as long as the
     # hang, not the four runs one after the other.
     fault_runs_at_once: int = len(RETRY_FAULTS)
@@ -102,6 +116,9 @@ class BenchPlan:
             raise ValueError("the bad-day range needs at least 2 days: a good one and the bad")
         if self.repetitions < 1:
             raise ValueError("repetitions must be at least 1")
+        if self.detection not in DETECTIONS:
+            raise ValueError(f"unknown detection {self.detection!r}; known: "
+                             f"{', '.join(DETECTIONS)}")
         if self.profile not in PROFILES:
             raise ValueError(f"unknown profile {self.profile!r}; known: {', '.join(PROFILES)}")
         if unknown:

@@ -7,9 +7,11 @@ import io
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator, NamedTuple
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+
+from benchmarks.crash import STEP_PROCESS
 
 NA = "not supported"
 
@@ -126,33 +128,107 @@ def bad_input_rows(results: dict[str, Any]) -> list[dict[str, str]]:
     return rows
 
 
-def crash_rows(results: dict[str, Any]) -> list[dict[str, str]]:
-    """One row per orchestrator and component killed: the verdict, when the orchestrator
-    showed the damage, how the run ended, what a human had to do, and the evidence."""
-    rows = []
+def _crash_cases(results: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """``(orchestrator, component killed, case)`` of every crash case, in the results' order."""
     for name, o in results["orchestrators"].items():
         for target, x in (o["scenarios"].get("crash") or {}).items():
-            human = x.get("human") or {}
-            evidence = [f"took down {len(x.get('took_down') or [])} process(es)"]
-            if x.get("lost_attempts"):
-                evidence.append(f"attempts lost: {', '.join(x['lost_attempts'])}")
-            if x.get("duplicated_steps"):
-                evidence.append(f"ran twice: {', '.join(x['duplicated_steps'])}")
-            if x.get("half_written"):
-                evidence.append(f"half-written: {', '.join(x['half_written'])}")
-            evidence.append(f"alerts {x.get('alerts', 0)}")
-            if x.get("restart_failed"):
-                evidence.append(f"the restart failed: {x['restart_failed'].splitlines()[0]}")
-            rows.append({
-                "orchestrator": name, "target": target, "step": x.get("step", "–"),
-                "verdict": x["verdict"],
-                "detected": (f"{_fmt(x.get('detected_s'))} s ({x['detected_as']})"
-                             if x.get("detected_as") else "not shown"),
-                "ended": f"{x.get('end_state', '–')} after {_fmt(x.get('ended_after_s'))} s",
-                "human": (f"{human['command']}: {human['state']} in {human['seconds']} s"
-                          if human else "none"),
-                "evidence": "; ".join(evidence), "error": x.get("error") or "",
-            })
+            yield name, target, x
+
+
+def _detection(x: dict[str, Any]) -> str:
+    """The crash-detection settings a case ran with: the mode, then each setting in force."""
+    detection = x.get("detection")
+    if not detection:
+        return "–"
+    mode = detection.get("mode") or "–"
+    settings = ", ".join(f"{k}={v}" for k, v in (detection.get("settings") or {}).items())
+    return f"{mode}: {settings}" if settings else mode
+
+
+def crash_label(name: str, target: str, x: dict[str, Any]) -> str:
+    """What a crash case's timeline is called: who was killed, during what, and how the
+    orchestrator was set to detect it (left out when the case did not record it)."""
+    mode = (x.get("detection") or {}).get("mode")
+    return f"{name}: {target} killed during {x.get('step', '–')}" + (
+        f" (detection {mode})" if mode else "")
+
+
+class Mark(NamedTuple):
+    """One moment of a crash case, ``at`` seconds after the kill (a span to ``until``)."""
+
+    at: float
+    text: str
+    color: str
+    until: float | None = None
+    dashed: bool = False
+
+    def when(self) -> str:
+        """The moment as the report writes it: ``5.20 s``, or ``31.50–45.30 s`` for a span."""
+        at = _fmt(float(self.at))
+        return f"{at} s" if self.until is None else f"{at}–{_fmt(float(self.until))} s"
+
+
+def crash_marks(x: dict[str, Any]) -> list[Mark]:
+    """A crash case's moments in time order: the kill, the restart, the damage shown, the
+    run's end (or the wait bound it did not end within) and a human's re-run. A moment the
+    case has no time for is left out."""
+    marks = [Mark(0.0, "killed", "black")]
+    # a step's process is not restarted: the orchestrator decides what follows
+    if x.get("target") != STEP_PROCESS and x.get("restarted_after_s") is not None:
+        marks.append(Mark(x["restarted_after_s"], "restarted", "tab:blue"))
+    if x.get("detected_s") is not None:
+        marks.append(Mark(x["detected_s"], f"damage shown: {x.get('detected_as') or '–'}",
+                          "tab:orange"))
+    state = x.get("end_state") or "–"
+    if x.get("ended_after_s") is not None:
+        marks.append(Mark(x["ended_after_s"], f"run ended: {state}",
+                          "tab:green" if state == "success" else "tab:red"))
+    elif x.get("bound_s") is not None:
+        marks.append(Mark(x["bound_s"], "wait bound: the run had not ended", "tab:gray",
+                          dashed=True))
+    human = x.get("human") or {}
+    if human.get("started_after_s") is not None and human.get("seconds") is not None:
+        start = human["started_after_s"]
+        marks.append(Mark(start, f"a human re-ran it: {human.get('state', '–')}",
+                          "tab:green" if human.get("state") == "success" else "tab:red",
+                          until=start + human["seconds"]))
+    return sorted(marks, key=lambda m: m.at)
+
+
+def crash_rows(results: dict[str, Any]) -> list[dict[str, str]]:
+    """One row per orchestrator and component killed: the detection settings it ran with,
+    the verdict, when the orchestrator showed the damage, how the run ended, what a human
+    had to do, the evidence, and the case's timeline as text (none for a case not run)."""
+    rows = []
+    for name, target, x in _crash_cases(results):
+        human = x.get("human") or {}
+        ran = x["verdict"] != "not run"
+        evidence = [f"took down {len(x.get('took_down') or [])} process(es)"]
+        if x.get("lost_attempts"):
+            evidence.append(f"attempts lost: {', '.join(x['lost_attempts'])}")
+        if x.get("duplicated_steps"):
+            evidence.append(f"ran twice: {', '.join(x['duplicated_steps'])}")
+        if x.get("half_written"):
+            evidence.append(f"half-written: {', '.join(x['half_written'])}")
+        evidence.append(f"alerts {x.get('alerts', 0)}")
+        if x.get("restart_failed"):
+            evidence.append(f"the restart failed: {x['restart_failed'].splitlines()[0]}")
+        rows.append({
+            "orchestrator": name, "target": target, "step": x.get("step", "–"),
+            "detection": _detection(x), "verdict": x["verdict"],
+            "detected": (f"{_fmt(x.get('detected_s'))} s ({x['detected_as']})"
+                         if x.get("detected_as") else "not shown" if ran else "–"),
+            "ended": (f"{x.get('end_state', '–')} after {_fmt(x.get('ended_after_s'))} s"
+                      if ran else "–"),
+            "human": (f"{human['command']}: {human['state']} in {human['seconds']} s"
+                      if human else "none"),
+            # a case not run says why in its error
+            "evidence": "; ".join(evidence) if ran else x.get("error") or "–",
+            "error": x.get("error") or "",
+            "label": crash_label(name, target, x),
+            "timeline": "; ".join(f"{m.text} ({m.when()})" for m in crash_marks(x))
+            if ran else "",
+        })
     return rows
 
 
@@ -238,6 +314,40 @@ def charts(results: dict[str, Any]) -> dict[str, str]:
     return out
 
 
+def crash_timelines(results: dict[str, Any]) -> list[dict[str, str]]:
+    """One small inline SVG per crash case that ran (a case not run has nothing to draw):
+    each of its moments on a row of its own, on a line of seconds from the kill."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = []
+    for name, target, x in _crash_cases(results):
+        if x["verdict"] == "not run":
+            continue
+        marks = crash_marks(x)
+        end = max(m.until if m.until is not None else m.at for m in marks) or 1.0
+        fig, ax = plt.subplots(figsize=(7, 0.6 + 0.28 * len(marks)))
+        for y, m in enumerate(marks):
+            ax.axvline(m.at, color=m.color, ls="--" if m.dashed else ":",
+                       lw=1.0 if m.dashed else 0.6, alpha=0.9 if m.dashed else 0.6)
+            if m.until is None:
+                ax.plot([m.at], [y], marker="|" if m.dashed else "o", ms=6, color=m.color)
+            else:
+                ax.barh(y, m.until - m.at, left=m.at, height=0.5, color=m.color)
+            ax.annotate(m.when(), (m.at if m.until is None else m.until, y), xytext=(5, 0),
+                        textcoords="offset points", va="center", fontsize=7)
+        ax.set_yticks(range(len(marks)), [m.text for m in marks], fontsize=7)
+        ax.set_ylim(len(marks) - 0.5, -0.5)  # the kill on top, time running down the rows
+        ax.set_xlim(-0.02 * end, 1.2 * end)  # room for the last mark's time
+        ax.set_xlabel("seconds from the kill", fontsize=7)
+        ax.tick_params(axis="x", labelsize=7)
+        out.append({"orchestrator": name, "target": target, "label": crash_label(name, target, x),
+                    "svg": _svg(fig)})
+    return out
+
+
 def render(results: dict[str, Any], folder: Path) -> tuple[Path, Path]:
     """Write ``report.md`` and ``report.html`` next to ``results.json``."""
     env = Environment(loader=PackageLoader("benchmarks", "templates"),
@@ -251,7 +361,8 @@ def render(results: dict[str, Any], folder: Path) -> tuple[Path, Path]:
            "probe_names": _probe_names(results), "screenshots": _screenshots(folder),
            "phases": _phases(results)}
     md = env.get_template("report.md.j2").render(**ctx)
-    html = env.get_template("report.html.j2").render(charts=charts(results), **ctx)
+    html = env.get_template("report.html.j2").render(
+        charts=charts(results), timelines=crash_timelines(results), **ctx)
     md_path, html_path = folder / "report.md", folder / "report.html"
     md_path.write_text(md)
     html_path.write_text(html)

@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from benchmarks.adapters.base import Adapter, RunView
 from benchmarks.measures import ledger_attempts, max_gap_s, retry_delays, step_seconds
-from benchmarks.plan import PIPELINE, RETRY_FAULTS, BenchPlan
+from benchmarks.plan import AT_DEFAULTS, CRASH_AT_DEFAULTS, PIPELINE, RETRY_FAULTS, BenchPlan
 from pipelines_core import faults as faults_mod
 from pipelines_core import lake
 from pipelines_core.alerts import read_alerts
@@ -275,18 +275,33 @@ class Scenarios:
 
     def crash(self, adapter: Adapter, direct: Adapter) -> dict[str, Any]:
         """Each component of the adapter's services, then the process running a step, killed
-        mid-run on a date of its own (``benchmarks.crash``)."""
+        mid-run on a date of its own (``benchmarks.crash``), with the crash-detection
+        settings tuned; first the kill its defaults decide (``CRASH_AT_DEFAULTS``) with them
+        at their defaults. Switching the settings restarts the services (in the open:
+        stop, then start, as the turn does)."""
         from benchmarks.crash import CrashCase, run_case, targets
 
+        plan = self.plan
         names = [t for t in targets(adapter)
-                 if not self.plan.crash_targets or t in self.plan.crash_targets]
+                 if not plan.crash_targets or t in plan.crash_targets]
+        cases: list[tuple[str, str, str, float]] = []  # key, target, detection, bound
+        first = CRASH_AT_DEFAULTS.get(adapter.name)
+        if plan.crash_at_defaults and first in names:
+            cases.append((f"{first}, {AT_DEFAULTS}", first, "default",
+                          plan.crash_default_bound_s))
+        cases += [(t, t, "tuned", plan.crash_bound_s) for t in names]
         out = {}
-        for target, day in zip(names, self.plan.crash_dates()):
-            self.progress(f"  crash: {target} of {adapter.name} killed mid-run")
-            out[target] = run_case(adapter, direct, CrashCase(target,
-                                                              pause_s=self.plan.crash_pause_s),
-                                   day, bound_s=self.plan.crash_bound_s,
-                                   progress=self.progress)
+        for (key, target, mode, bound), day in zip(cases, plan.crash_dates()):
+            running = adapter.detection().get("mode")
+            if running not in (mode, "none"):
+                self.progress(f"  {adapter.name}: services restarted with detection {mode}")
+                adapter.use_detection(mode)
+                adapter.stop()
+                adapter.start()
+            self.progress(f"  crash: {target} of {adapter.name} killed mid-run "
+                          f"(detection {mode if running != 'none' else 'none'})")
+            out[key] = run_case(adapter, direct, CrashCase(target, pause_s=plan.crash_pause_s),
+                                day, bound_s=bound, progress=self.progress)
         return out
 
     # --- bad input --------------------------------------------------------------------------

@@ -23,6 +23,13 @@ PostgreSQL server (:mod:`pipelines_core.postgres`, started by ``up`` when it doe
 every orchestrator's docs recommend beyond development. Options of ``up`` (the profile, and
 those a subclass adds to :attr:`Service.option_defaults`) are recorded, so that ``status``,
 ``restart`` and a later ``up`` without them keep what runs.
+
+Crash detection (``--detection``): how soon an orchestrator notices that a part of it, or a
+task's process, died is set by a few settings of its own (a heartbeat timeout, a monitoring
+poll, an automation). ``default`` leaves them at the orchestrator's defaults, what a user gets;
+``tuned`` applies the values the workbench's subclass names (:attr:`Service.detection_tuned`)
+after its docs. ``status`` shows the mode and every such setting in force
+(``info.detection``), so a figure is never read without them.
 """
 
 from __future__ import annotations
@@ -45,6 +52,7 @@ from pipelines_core.procs import (ProcessRecord, kill_group, poll_until, port_op
 
 HEALTHY, STARTING, UNHEALTHY, DOWN = "healthy", "starting", "unhealthy", "down"
 PROFILES = ("production", "default")
+DETECTIONS = ("default", "tuned")
 
 
 class ServiceError(WorkbenchError):
@@ -118,7 +126,11 @@ class Service(abc.ABC):
     #: (``status``, ``kill``, ``restart``) use the port that component was started on.
     port_component: str | None = None
     #: Options that ``up`` records and later commands keep (name: default when never given).
-    option_defaults: dict[str, Any] = {"profile": "default"}
+    option_defaults: dict[str, Any] = {"profile": "default", "detection": "default"}
+    #: The orchestrator's crash-detection settings at its own defaults (as its installed
+    #: source has them), and the values ``--detection tuned`` gives some of them.
+    detection_defaults: dict[str, str] = {}
+    detection_tuned: dict[str, str] = {}
 
     def __init__(self, home: Path | None = None, port: int | None = None, *,
                  config: WorkbenchConfig | None = None,
@@ -157,6 +169,18 @@ class Service(abc.ABC):
     @property
     def profile(self) -> str:
         return str(self.option("profile"))
+
+    @property
+    def tuned(self) -> bool:
+        """Whether the crash-detection settings are tuned (``--detection tuned``)."""
+        return self.option("detection") == "tuned"
+
+    def detection(self) -> dict[str, Any]:
+        """The crash-detection mode and every setting of it in force, as ``status`` shows."""
+        return {"mode": self.option("detection"),
+                "settings": {**self.detection_defaults,
+                             **(self.detection_tuned if self.tuned else {})},
+                "tuned": dict(self.detection_tuned)}
 
     def database_url(self, driver: str) -> str | None:
         """On the production profile, the URL (SQLAlchemy style, ``driver`` e.g.
@@ -248,7 +272,8 @@ class Service(abc.ABC):
     def status(self) -> ServiceStatus:
         rows = [self.health(c) for c in self.components()]
         return ServiceStatus(self.orchestrator, str(self.home), self.url,
-                             all(r.health == HEALTHY for r in rows), rows, self.info())
+                             all(r.health == HEALTHY for r in rows), rows,
+                             {**self.info(), "detection": self.detection()})
 
     def start_component(self, comp: Component, say: Callable[[str], None] = lambda _: None
                         ) -> ComponentStatus:
@@ -407,6 +432,10 @@ def main(service_cls: type[Service], argv: Sequence[str] | None = None) -> int:
                         help="up: production (metadata on the workbench's PostgreSQL) or "
                              "default (the quickstart's SQLite); default: what the last up "
                              "used, else default")
+    parser.add_argument("--detection", choices=DETECTIONS,
+                        help="up: the crash-detection settings at the orchestrator's "
+                             "defaults, or tuned (status shows both); default: what the last "
+                             "up used, else default")
     service_cls.add_options(parser)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("up", help="start every component and wait until all are healthy")

@@ -92,6 +92,22 @@ def migrate(env: Mapping[str, str], timeout_s: float = 600) -> None:
         stamp.write_text(wanted)
 
 
+#: Airflow 3.3's crash-detection settings at their defaults (``airflow/config_templates/
+#: config.yml``): a task instance whose heartbeat stopped is failed (and retried, if it has
+#: retries left) once the timeout passed, looked for at the detection interval; a dead
+#: scheduler's tasks are adopted at the orphan check, and it counts as unhealthy after the
+#: threshold. ``--detection tuned`` shortens the heartbeat timeout: a task's supervisor
+#: heartbeats every few seconds (``[workers] min_heartbeat_interval`` 5), so 30 s is still
+#: several missed heartbeats.
+DETECTION_DEFAULTS = {
+    "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "300",
+    "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "10",
+    "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": "300",
+    "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD": "30",
+}
+DETECTION_TUNED = {"AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "30"}
+
+
 def masked(key: str, value: str) -> str:
     """A setting as status shows it: the token secret hidden, and the password of a
     ``scheme://user:password@host`` URL."""
@@ -106,6 +122,8 @@ class AirflowService(Service):
     orchestrator = ORCHESTRATOR
     default_port = 8080
     port_component = "api-server"
+    detection_defaults = DETECTION_DEFAULTS
+    detection_tuned = DETECTION_TUNED
 
     def __init__(self, home: Path | None = None, port: int | None = None, **kwargs: Any) -> None:
         super().__init__(home, port, **kwargs)
@@ -118,6 +136,7 @@ class AirflowService(Service):
         url = f"http://127.0.0.1:{self.port}"
         return {
             **SHARED_SETTINGS,
+            **(DETECTION_TUNED if self.tuned else {}),
             "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USERNAME}:admin",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(self.passwords_file),

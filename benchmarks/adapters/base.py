@@ -162,6 +162,21 @@ class Adapter(abc.ABC):
         if service is not None:
             service.profile = profile
 
+    def use_detection(self, mode: str) -> None:
+        """Run the orchestrator's services with their crash-detection settings at ``default``
+        or ``tuned`` from the next ``start()`` (the service command's ``--detection``)."""
+        service = getattr(self, "service", None)
+        if service is not None:
+            service.detection = mode
+
+    def detection(self) -> dict[str, Any]:
+        """The crash-detection settings the services run with (their status shows them);
+        the direct runner has none: a step's process that dies ends the run."""
+        service = getattr(self, "service", None)
+        if service is None:
+            return {"mode": "none", "settings": {}, "tuned": {}}
+        return (service.status().get("info") or {}).get("detection") or {}
+
     def start(self) -> None:
         """Start the orchestrator's services (server, scheduler, daemon)."""
 

@@ -73,7 +73,9 @@ class DagsterAdapter(Adapter):
                           "no cap",
                "jitter": "Jitter.FULL / PLUS_MINUS exist; the spec declares none, so unused",
                "attempt_timeout": "none per attempt; run-level dagster/max_runtime enforced "
-                                  "by run monitoring in the daemon",
+                                  "by run monitoring in the daemon, which is on only with "
+                                  "the services' --detection tuned (off by Dagster's "
+                                  "default)",
                "backfill": "launchPartitionBackfill; the daemon submits one run per date to "
                            "the QueuedRunCoordinator, whose dagster/backfill tag concurrency "
                            "limit is the parallelism; "

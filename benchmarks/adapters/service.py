@@ -43,17 +43,20 @@ class ServiceCommand:
         options: Orchestrator-specific options placed before the action.
         profile: ``production`` or ``default`` (``--profile``); the command's own choice
             (what the home's last ``up`` used) when None.
+        detection: ``default`` or ``tuned`` crash-detection settings (``--detection``); the
+            command's own choice when None.
     """
 
     def __init__(self, orchestrator: str, home: Path, *, port: int | None = None,
                  env: Mapping[str, str] | None = None, options: list[str] | None = None,
-                 profile: str | None = None) -> None:
+                 profile: str | None = None, detection: str | None = None) -> None:
         self.orchestrator = orchestrator
         self.home = Path(home)
         self.port = port
         self.env = dict(env if env is not None else os.environ)
         self.options = list(options or [])
         self.profile = profile
+        self.detection = detection
         self.up_status: dict[str, Any] | None = None
 
     def argv(self, *action: str) -> list[str]:
@@ -63,6 +66,8 @@ class ServiceCommand:
             argv += ["--port", str(self.port)]
         if self.profile:
             argv += ["--profile", self.profile]
+        if self.detection:
+            argv += ["--detection", self.detection]
         return argv + self.options + list(action)
 
     def run(self, *action: str, timeout_s: float = 600) -> dict[str, Any]:

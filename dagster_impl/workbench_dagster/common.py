@@ -49,8 +49,9 @@ def dagster_retry_policy(pipeline: str, config=None) -> RetryPolicy:
 def max_runtime_s(pipeline: str, config=None) -> int:
     """Run-level ceiling for ``dagster/max_runtime``: every step's every attempt at its timeout.
 
-    Dagster has no per-attempt timeout; run monitoring (in the daemon) cancels a run that
-    outlives this tag, which is the closest native bound.
+    Dagster has no per-attempt timeout; run monitoring (in the daemon, when it is on: the
+    service's ``--detection tuned``) cancels a run that outlives this tag, which is the
+    closest native bound.
     """
     if config is None:
         config = WorkbenchResource().load()

@@ -76,6 +76,18 @@ DEFAULTS = {"run_coordinator.module": "dagster.core.run_coordinator",
             "telemetry.enabled": True, "DAGSTER_GRPC_TIMEOUT_SECONDS": "60"}
 
 
+#: Dagster 1.13's run monitoring, which notices a run whose worker process is gone, is off by
+#: default in open source (``dagster._core.instance.config``): such a run stays STARTED.
+#: ``--detection tuned`` turns it on as Dagster's deployment docs show, polling every 10 s
+#: instead of 120. The default run launcher cannot resume a run, so none is resumed.
+DETECTION_DEFAULTS = {"run_monitoring.enabled": "False",
+                      "run_monitoring.poll_interval_seconds": "120",
+                      "run_monitoring.start_timeout_seconds": "180",
+                      "run_monitoring.max_resume_run_attempts": "0"}
+RUN_MONITORING_TUNED = {"enabled": True, "poll_interval_seconds": 10}
+DETECTION_TUNED = {f"run_monitoring.{k}": str(v) for k, v in RUN_MONITORING_TUNED.items()}
+
+
 def postgres_storage(url: str) -> dict[str, Any]:
     """``storage: postgres`` (``dagster-postgres``: runs, event log, schedules) for a
     ``postgresql://user:password@host:port/db`` URL; the password stays out of the file,
@@ -90,9 +102,10 @@ def postgres_storage(url: str) -> dict[str, Any]:
 
 
 def instance_settings(max_concurrent_runs: int, backfill_runs: int, automation: bool,
-                      storage: dict[str, Any] | None = None) -> dict[str, Any]:
+                      storage: dict[str, Any] | None = None, tuned: bool = False
+                      ) -> dict[str, Any]:
     """The instance's ``dagster.yaml``: SQLite files in the home (Dagster's default) unless
-    ``storage`` says otherwise."""
+    ``storage`` says otherwise; run monitoring when the crash detection is ``tuned``."""
     return {**({"storage": storage} if storage else {}),
         "run_coordinator": {
             "module": "dagster.core.run_coordinator", "class": "QueuedRunCoordinator",
@@ -101,7 +114,7 @@ def instance_settings(max_concurrent_runs: int, backfill_runs: int, automation: 
                        "tag_concurrency_limits": [{"key": "dagster/backfill",
                                                    "limit": backfill_runs}],
                        "dequeue_interval_seconds": 1}},
-        "run_monitoring": {"enabled": True, "poll_interval_seconds": 10},
+        **({"run_monitoring": dict(RUN_MONITORING_TUNED)} if tuned else {}),
         "python_logs": {"managed_python_loggers": ["workbench"], "python_log_level": "INFO"},
         "auto_materialize": {"enabled": automation, "use_sensors": True},
         "telemetry": {"enabled": False},
@@ -132,6 +145,8 @@ class DagsterService(Service):
     orchestrator = "dagster"
     default_port = 3000
     port_component = "webserver"
+    detection_defaults = DETECTION_DEFAULTS
+    detection_tuned = DETECTION_TUNED
 
     def __init__(self, home: Path | None = None, port: int | None = None, **kwargs: Any
                  ) -> None:
@@ -191,7 +206,8 @@ class DagsterService(Service):
     def settings(self) -> dict[str, Any]:
         url = self.database_url("postgresql+psycopg2")
         return instance_settings(self.max_concurrent_runs, self.backfill_runs,
-                                 self.automation, postgres_storage(url) if url else None)
+                                 self.automation, postgres_storage(url) if url else None,
+                                 self.tuned)
 
     def prepare(self) -> None:
         self.dagster_yaml.write_text(yaml.safe_dump(self.settings(), sort_keys=False))

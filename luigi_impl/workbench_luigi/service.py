@@ -33,10 +33,18 @@ from workbench_luigi.settings import (ORCHESTRATOR, luigi_settings, non_default,
                                       write_luigi_cfg)
 
 
+#: Luigi 3.8's crash detection (``luigi/scheduler.py``): luigid fails a worker's running tasks
+#: once it has not heard from the worker for ``worker_disconnect_delay``; the worker pings
+#: every ``ping_interval`` (1 s, set in luigi.cfg). Luigi's docs suggest no other values, so
+#: ``--detection tuned`` changes nothing here.
+DETECTION_DEFAULTS = {"[scheduler] worker_disconnect_delay": "60"}
+
+
 class LuigiService(Service):
     orchestrator = ORCHESTRATOR
     default_port = 8082
     port_component = "luigid"
+    detection_defaults = DETECTION_DEFAULTS
 
     def __init__(self, home: Path | None = None, port: int | None = None, *,
                  config: WorkbenchConfig | None = None,

@@ -45,6 +45,39 @@ SETTINGS = {
     "PREFECT_WORKER_QUERY_SECONDS": "2",
 }
 WORKER_PREFETCH_S = 5
+
+#: Prefect 3.8's crash detection. Flow runs send a heartbeat event every
+#: ``PREFECT_FLOWS_HEARTBEAT_FREQUENCY`` seconds (default 180, at least 30), but a self-hosted
+#: server acts on a missing one only through an automation, which it does not have by
+#: default: a run whose process died stays Running. ``--detection tuned`` does what Prefect's
+#: docs ("Detect zombie flows") say: heartbeats every 30 s and their automation, which marks
+#: a flow run Crashed 90 s after its last heartbeat when no heartbeat or end state came.
+ZOMBIE_AUTOMATION = "Crash zombie flows"
+ZOMBIE_WITHIN_S = 90
+DETECTION_DEFAULTS = {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "180",
+                      "automation": "none (a silent run stays Running)"}
+DETECTION_TUNED = {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30",
+                   "automation": f"'{ZOMBIE_AUTOMATION}': Crashed {ZOMBIE_WITHIN_S} s after "
+                                 f"the last heartbeat"}
+
+
+def zombie_automation() -> dict[str, Any]:
+    """The docs' "Crash zombie flows" automation, as the REST API takes it."""
+    return {
+        "name": ZOMBIE_AUTOMATION,
+        "description": "Marks a flow run Crashed when its heartbeats stop.",
+        "enabled": True,
+        "trigger": {
+            "type": "event", "posture": "Proactive",
+            "after": ["prefect.flow-run.heartbeat"],
+            "expect": ["prefect.flow-run.heartbeat", "prefect.flow-run.Completed",
+                       "prefect.flow-run.Failed", "prefect.flow-run.Cancelled",
+                       "prefect.flow-run.Crashed"],
+            "match": {"prefect.resource.id": ["prefect.flow-run.*"]},
+            "for_each": ["prefect.resource.id"], "threshold": 1, "within": ZOMBIE_WITHIN_S},
+        "actions": [{"type": "change-flow-run-state", "state": "CRASHED",
+                     "message": "Flow run marked as crashed due to missing heartbeats."}],
+    }
 DEFAULTS = {"worker_limit": 4, "ml_trigger": True}
 
 
@@ -56,6 +89,8 @@ class PrefectService(Service):
     default_port = 4200
     port_component = "server"
     option_defaults = {**Service.option_defaults, **DEFAULTS}
+    detection_defaults = DETECTION_DEFAULTS
+    detection_tuned = DETECTION_TUNED
 
     @classmethod
     def add_options(cls, parser: argparse.ArgumentParser) -> None:
@@ -102,6 +137,9 @@ class PrefectService(Service):
             ours["PREFECT_UI_API_URL"] = self.api_url
         if component != "server":
             ours["PREFECT_API_URL"] = self.api_url
+            if self.tuned:  # the worker's flow runs send the heartbeats
+                ours["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"] = \
+                    DETECTION_TUNED["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"]
         return {**callers, **ours}
 
     def env(self, component: str | None = None) -> dict[str, str]:
@@ -152,6 +190,21 @@ class PrefectService(Service):
 
     def after_up(self) -> None:
         self.deploy()
+        self.reconcile_automation()
+
+    def reconcile_automation(self) -> None:
+        """The zombie automation exists (once) when detection is tuned, and not otherwise:
+        the server's database outlives a home, so a default ``up`` removes one an earlier
+        tuned ``up`` made."""
+        api = self.client()
+        found = [a for a in api.post("/automations/filter", {}) or []
+                 if a.get("name") == ZOMBIE_AUTOMATION]
+        keep = found[:1] if self.tuned else []
+        for automation in found:
+            if automation not in keep:
+                api.request("DELETE", f"/automations/{automation['id']}")
+        if self.tuned and not keep:
+            api.post("/automations/", zombie_automation())
 
     def deploy(self, timeout_s: float = 300.0) -> dict[str, str]:
         """Create (or update) the work pool and both deployments; their ids by pipeline."""

@@ -5,29 +5,34 @@ step attempt writes, whoever runs it).
 Per adapter, against its real services on 127.0.0.1 and the session's Spark Connect server:
 a successful run that retries a transient fault and skips a branch; a failed run whose
 permanent fault exhausts the retries and stops everything downstream; the bad-input cases
-(a date before the start, broken exports, a double trigger, a changed input re-run); and after
-``stop()``, no component of its services left running.
+(a date before the start, broken exports, a double trigger, a changed input re-run); the
+crash scenario's smallest real case (the component whose death a running step shares, killed
+mid-run with the crash-detection settings tuned); and after ``stop()``, no component of its
+services left running.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import date
+import time
+from datetime import date, datetime, timezone
 
 import pytest
 
 from benchmarks.adapters.base import Adapter, RunView
 from benchmarks.harness import load_adapter
-from benchmarks.plan import BenchPlan
+from benchmarks.crash import STEP_PROCESS, CrashCase, run_case
+from benchmarks.plan import CRASH_AT_DEFAULTS, BenchPlan
 from benchmarks.scenarios import Scenarios
 from pipelines_core.contract import BRONZE_EXPORT, describe
 from pipelines_core import testing
 from pipelines_core.ledger import Ledger
-from pipelines_core.spec import get_pipeline, retry_policy
+from pipelines_core.spec import get_pipeline, required_steps, retry_policy
 
 ETL = "customer_daily_etl"
 OK_DAY = date(2026, 11, 2)     # not the 1st: monthly_report is skipped
 FAIL_DAY = date(2026, 11, 3)
+CRASH_DAY = date(2026, 11, 6)
 ADAPTERS = ["direct", "airflow", "prefect", "dagster", "luigi"]
 DOWNSTREAM_OF_SUMMARY = ["choose_report", "monthly_report", "daily_report", "notify"]
 DOWNSTREAM_OF_INGEST = set(get_pipeline(ETL).downstream_of("ingest_cdc"))
@@ -43,6 +48,7 @@ def adapter(request, connect_config, tmp_path_factory):
     cfg = connect_config.replace(lake_root=root / "lake", state_dir=root / "state")
     adapter = load_adapter(request.param, cfg)
     testing.generate_exports(adapter.config, [OK_DAY, FAIL_DAY])
+    adapter.use_detection("tuned")  # the crash case's; the other cases do not depend on it
     adapter.start()
     try:
         yield adapter
@@ -217,7 +223,49 @@ def contract_attempts(adapter: Adapter) -> int:
     return 1
 
 
+# --- crash: the benchmark's scenario, its smallest real case on every adapter -------------
+
+def test_a_kill_mid_run_gets_the_verdict_the_ledger_gives(adapter, direct_reference):
+    """The component a running step dies with (the direct runner: the step's own process)
+    SIGKILLed while ingest_cdc runs and started again 3 s later through the service command,
+    with the crash-detection settings tuned: the planned kill is no incident, every component
+    is healthy afterwards, nothing is half-written, and the verdict is the one the ledger's
+    attempts give (a success with nothing run twice recovered by itself; otherwise a human's
+    re-run ends well with the direct runner's outputs)."""
+    target = CRASH_AT_DEFAULTS.get(adapter.name, STEP_PROCESS)
+    for cfg in (adapter.config, direct_reference.config):
+        testing.generate_exports(cfg, [CRASH_DAY])
+    t0 = time.time()
+    x = run_case(adapter, direct_reference, CrashCase(target, pause_s=3.0), CRASH_DAY,
+                 bound_s=240, progress=lambda _: None)
+    why = json.dumps(x, default=str)
+    assert x["detection"]["mode"] == ("none" if adapter.name == "direct" else "tuned"), why
+    assert x["took_down"] and x["half_written"] == [], why
+    assert adapter.incidents == [] and adapter.planned_down == set()
+    service = getattr(adapter, "service", None)
+    if service is not None:
+        assert service.status()["healthy"], why
+    since = datetime.fromtimestamp(t0 - 1, timezone.utc).isoformat()
+    attempts = [a for records in ledger(adapter, CRASH_DAY).values() for a in records
+                if a.start >= since]
+    assert x["lost_attempts"] == sorted({a.step + (f"[{a.map_key}]" if a.map_key else "")
+                                         for a in attempts if a.status == "lost"}), why
+    done = [(a.step, a.map_key) for a in attempts if a.status == "success"]
+    twice = sorted({step + (f"[{key}]" if key else "") for step, key in done
+                    if done.count((step, key)) > 1})
+    if x["end_state"] == "success":  # nobody else ran it: the ledger is the orchestrator's
+        assert all({step for step, _ in done}.intersection(group)
+                   for group in required_steps(get_pipeline(ETL))), why
+        assert x["duplicated_steps"] == twice, why
+        assert x["verdict"] == ("duplicated work" if twice else "recovered by itself"), why
+        assert x["identical_to_direct"] is True and x["human"] is None, why
+    else:
+        assert x["verdict"] == "needs a human", why
+        assert x["human"]["state"] == "success" and x["human"]["identical_to_direct"], why
+
+
 def test_stop_leaves_no_component_running(adapter, ok_run, failed_run):
+    """Last of the module's tests on each adapter: the fixture's own stop finds nothing."""
     service = getattr(adapter, "service", None)
     adapter.stop()
     if service is None:
@@ -226,7 +274,6 @@ def test_stop_leaves_no_component_running(adapter, ok_run, failed_run):
     status = service.status()
     assert status["components"], status
     assert [c["health"] for c in status["components"]] == ["down"] * len(status["components"])
-    adapter.start()  # the fixture's stop() finds it running again
 
 
 # Orchestrators that do not create a record for a task that never started, with the reason.

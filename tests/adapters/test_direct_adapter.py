@@ -124,28 +124,6 @@ def test_a_double_trigger_ends_twice_with_the_data_of_one_run(connect_config, tm
     assert output_checksums(adapter.config, "customer_daily_etl", day) == reference
 
 
-def test_the_step_s_process_killed_mid_run_needs_a_human(connect_config, tmp_path):
-    """The crash scenario on the direct runner: nothing supervises its process, so a SIGKILL
-    while ingest_cdc runs ends the run; the ledger shows the attempt lost, nothing
-    half-written, and the date run again (what a human does) gives the same outputs."""
-    from benchmarks.crash import STEP_PROCESS, CrashCase, run_case
-
-    cfg = connect_config.replace(lake_root=tmp_path / "lake", state_dir=tmp_path / "state")
-    adapter = DirectAdapter(cfg)
-    day = date(2026, 11, 6)
-    testing.generate_exports(adapter.config, [day])
-    x = run_case(adapter, adapter, CrashCase(STEP_PROCESS), day, bound_s=120,
-                 progress=lambda _: None)
-    assert x["end_state"] == "failed" and x["verdict"] == "needs a human", x
-    assert x["lost_attempts"] == ["ingest_cdc"] and x["half_written"] == []
-    assert "python" in x["took_down"][0]
-    assert x["human"]["state"] == "success" and x["human"]["command"] == (
-        "workbench run --pipeline customer_daily_etl --date 2026-11-06")
-    reference = testing.reference_outputs(cfg, "customer_daily_etl", day)
-    from pipelines_core.verify import output_checksums
-    assert output_checksums(adapter.config, "customer_daily_etl", day) == reference
-
-
 def test_a_broken_export_of_an_old_date_is_put_back(connect_config, tmp_path):
     """The bad-input scenario puts the good export back after each case, even one written
     longer ago than the lake keeps replaced versions (its copy must not look that old)."""

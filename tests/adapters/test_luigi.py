@@ -13,7 +13,6 @@ from __future__ import annotations
 import copy
 import json
 import shutil
-import time
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
@@ -24,7 +23,6 @@ from pipelines_core import faults, testing
 from pipelines_core.ledger import Ledger
 from pipelines_core.procs import pid_alive, port_open
 from pipelines_core.service import tail
-from pipelines_core.spec import get_pipeline, required_steps
 
 ETL = "customer_daily_etl"
 DAY = date(2026, 10, 1)
@@ -171,41 +169,6 @@ def test_a_run_past_its_timeout_leaves_no_attempt_running(adapter, first_run):
     [rec] = attempts(adapter, "choose_report")[before:]
     assert rec.status == "lost"  # stopped with the worker, it never recorded its end
     assert not pid_alive(rec.pid)
-
-
-def test_luigid_killed_mid_run_gets_the_verdict_the_ledger_gives(adapter, first_run):
-    """The crash scenario's smallest real case: luigid SIGKILLed while ingest_cdc runs and
-    started again 3 s later through the service command; the planned kill is no incident,
-    and the verdict is the one the ledger's attempts give."""
-    from benchmarks.crash import CrashCase, run_case
-    from benchmarks.harness import load_adapter
-
-    day = DAY + timedelta(days=2)
-    direct = load_adapter("direct", adapter.config)
-    for cfg in (adapter.config, direct.config):
-        testing.generate_exports(cfg, [day])
-    t0 = time.time()
-    x = run_case(adapter, direct, CrashCase("luigid", pause_s=3.0), day, bound_s=240,
-                 progress=lambda _: None)
-    assert any("luigid" in p for p in x["took_down"]), x["took_down"]
-    assert adapter.incidents == [] and adapter.planned_down == set()
-    assert adapter.service.component(adapter.service.status(), "luigid")["health"] == "healthy"
-    ledger = [a for a in Ledger(adapter.config.ledger_path).read_attempts(
-        namespace="luigi", pipeline=ETL, date=day.isoformat()) if a.start >= _iso(t0 - 1)]
-    done = [(a.step, a.map_key) for a in ledger if a.status == "success"]
-    twice = sorted({step + (f"[{key}]" if key else "") for step, key in done
-                    if done.count((step, key)) > 1})
-    if x["end_state"] == "success":  # nobody else ran it: the ledger is the orchestrator's
-        assert all({step for step, _ in done}.intersection(group)
-                   for group in required_steps(get_pipeline(ETL)))
-        assert x["duplicated_steps"] == twice
-        assert x["verdict"] == ("duplicated work" if twice else "recovered by itself"), x
-        assert x["identical_to_direct"] is True and x["human"] is None
-    else:
-        assert x["verdict"].startswith("needs a human"), x
-        assert x["human"]["state"] == "success" and x["human"]["identical_to_direct"], \
-            json.dumps(x, default=str)
-    assert x["half_written"] == []
 
 
 def test_a_component_that_dies_is_reported_and_its_runs_count_as_failed(adapter, first_run):

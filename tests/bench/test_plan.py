@@ -53,10 +53,17 @@ def test_the_bad_input_preset_runs_its_scenario_on_dates_of_its_own():
 
 def test_the_crash_preset_gives_each_case_a_date_of_its_own():
     plan = plan_from(options("--preset", "crash"), ["airflow"])
-    assert plan.scenarios == ("happy_path", "crash") and plan.crash_bound_s >= 300
+    # the case at the detection defaults outlasts Airflow's default heartbeat timeout
+    assert plan.scenarios == ("happy_path", "crash") and plan.crash_default_bound_s > 300
+    assert plan.crash_at_defaults and plan.detection == "default"
+    # Airflow's four components and a step's process, tuned, and one case at the defaults
+    assert len(plan.crash_dates()) >= 4 + 1 + 1
     dates = plan.all_data_dates() + plan.floor_dates()
     assert len(dates) == len(set(dates)) and set(plan.crash_dates()) <= set(dates)
     assert not set(plan.crash_dates()) & set(BenchPlan.preset("full", ["x"]).all_data_dates())
+    narrowed = plan_from(options("--preset", "crash", "--crash-targets", "worker, step process"),
+                         ["prefect"])
+    assert narrowed.crash_targets == ("worker", "step process")
 
 
 def test_the_hang_outlasts_the_plan_s_timeout():

@@ -1,6 +1,7 @@
 """results.json and the report for several orchestrators: each orchestrator's row with its
 own figures, its non-default settings and the incidents its adapter recorded, in both the
-HTML and the Markdown report, and a document that validates against the schema."""
+HTML and the Markdown report, each crash case with its detection settings and its timeline,
+and a document that validates against the schema."""
 
 import json
 from html.parser import HTMLParser
@@ -121,14 +122,31 @@ def rendered(tmp_path_factory):
            "prefect": scenario_results(20.0, 15.0, False)}
     per["luigi"]["crash"] = {"luigid": {
         "target": "luigid", "step": "ingest_cdc", "date": "2026-11-06", "pause_s": 5.0,
-        "took_down": ["luigid --port 8082"], "verdict": "needs a human", "end_state": "failed",
-        "error": None, "detected_s": 30.9, "detected_as": "run failed",
+        "bound_s": 120.0, "took_down": ["luigid --port 8082"], "verdict": "needs a human",
+        "end_state": "failed", "error": None, "detected_s": 30.9, "detected_as": "run failed",
         "restarted_after_s": 5.2, "ended_after_s": 30.9,
+        "detection": {"mode": "default", "settings": {"[worker] ping_interval": "1.0"}},
         "human": {"command": "python -m workbench_luigi run --date 2026-11-06",
-                  "state": "success", "error": None, "seconds": 13.8,
+                  "state": "success", "error": None, "seconds": 13.8, "started_after_s": 31.5,
                   "identical_to_direct": True, "half_written": []},
         "alerts": 0, "attempts": 1, "lost_attempts": [], "duplicated_steps": [],
         "half_written": [], "identical_to_direct": None}}
+    per["prefect"]["crash"] = {
+        "worker": {
+            "target": "worker", "step": "ingest_cdc", "date": "2026-11-07", "pause_s": 5.0,
+            "bound_s": 120.0, "took_down": ["prefect worker start"],
+            "verdict": "recovered by itself", "end_state": "success", "error": None,
+            "detected_s": 3.8, "detected_as": "ingest_cdc attempt 1 crashed",
+            "restarted_after_s": 5.1, "ended_after_s": 21.1,
+            "detection": {"mode": "tuned", "settings": {
+                "PREFECT_SERVER_SERVICES_LATE_RUNS_LOOP_SECONDS": "5",
+                "heartbeat zombie automation": "after 30 s"}},
+            "human": None, "alerts": 0, "attempts": 3, "lost_attempts": ["ingest_cdc"],
+            "duplicated_steps": [], "half_written": [], "identical_to_direct": True},
+        # what an older results.json holds: no detection settings, no bound
+        "step process": {"target": "step process", "step": "ingest_cdc", "date": "2026-11-08",
+                         "verdict": "not run",
+                         "error": "ingest_cdc never started (the run ended first)"}}
     per["luigi"]["bad_input"] = bad_input_results(rerun_skipped=True)
     per["prefect"]["bad_input"] = bad_input_results(rerun_skipped=False)
     results = assemble(BenchPlan(list(adapters)), cfg, adapters, per)
@@ -262,16 +280,94 @@ def test_the_bad_input_table_has_each_case_and_orchestrator_that_ran_it(rendered
         jsonschema.validate(written, SCHEMA)
 
 
+LUIGI_CASE = "luigi: luigid killed during ingest_cdc (detection default)"
+PREFECT_CASE = "prefect: worker killed during ingest_cdc (detection tuned)"
+
+
 def test_the_crash_table_has_each_component_killed(rendered):
     _, _, md, html = rendered
     rows = Rows()
     rows.feed(html)
-    assert rows.tables["crash-table"][1:] == [[
-        "luigi", "luigid", "ingest_cdc", "needs a human", "30.90 s (run failed)",
-        "failed after 30.90 s", "python -m workbench_luigi run --date 2026-11-06: success in "
-        "13.8 s", "took down 1 process(es); alerts 0"]]
-    assert ("| luigi | luigid | ingest_cdc | needs a human | 30.90 s (run failed) | failed "
-            "after 30.90 s |") in md
+    assert rows.tables["crash-table"][0][3] == "detection"
+    assert rows.tables["crash-table"][1:] == [
+        ["luigi", "luigid", "ingest_cdc", "default: [worker] ping_interval=1.0", "needs a human",
+         "30.90 s (run failed)", "failed after 30.90 s", "python -m workbench_luigi run --date "
+         "2026-11-06: success in 13.8 s", "took down 1 process(es); alerts 0"],
+        ["prefect", "worker", "ingest_cdc", "tuned: PREFECT_SERVER_SERVICES_LATE_RUNS_LOOP_"
+         "SECONDS=5, heartbeat zombie automation=after 30 s", "recovered by itself",
+         "3.80 s (ingest_cdc attempt 1 crashed)", "success after 21.10 s", "none",
+         "took down 1 process(es); attempts lost: ingest_cdc; alerts 0"],
+        ["prefect", "step process", "ingest_cdc", "–", "not run", "–", "–", "none",
+         "ingest_cdc never started (the run ended first)"]]
+    assert ("| luigi | luigid | ingest_cdc | default: [worker] ping_interval=1.0 | needs a "
+            "human | 30.90 s (run failed) | failed after 30.90 s |") in md
+    assert ("| prefect | worker | ingest_cdc | tuned: PREFECT_SERVER_SERVICES_LATE_RUNS_LOOP_"
+            "SECONDS=5, heartbeat zombie automation=after 30 s | recovered by itself |") in md
+    assert ("| prefect | step process | ingest_cdc | – | not run | – | – | none | ingest_cdc "
+            "never started (the run ended first) |") in md
+
+
+class Figures(HTMLParser):
+    """Each crash timeline of the HTML report: its caption and how many SVGs it holds."""
+
+    def __init__(self):
+        super().__init__()
+        self.figures, self.inside, self.caption = [], False, None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "figure" and "crash-timeline" in (dict(attrs).get("class") or "").split():
+            self.inside = True
+            self.figures.append(["", 0])
+        elif self.inside and tag == "figcaption":
+            self.caption = ""
+        elif self.inside and tag == "svg":
+            self.figures[-1][1] += 1
+
+    def handle_endtag(self, tag):
+        if tag == "figcaption" and self.caption is not None:
+            self.figures[-1][0], self.caption = self.caption, None
+        elif tag == "figure":
+            self.inside = False
+
+    def handle_data(self, data):
+        if self.caption is not None:
+            self.caption += data
+
+
+def test_each_crash_case_that_ran_has_its_timeline(rendered):
+    _, _, md, html = rendered
+    figures = Figures()
+    figures.feed(html)
+    # one SVG each; none for the case not run
+    assert figures.figures == [[LUIGI_CASE, 1], [PREFECT_CASE, 1]]
+    luigi, prefect = html.split('class="chart crash-timeline"')[1:]
+    # matplotlib keeps each drawn text as a comment beside its glyphs
+    for text in ("damage shown: run failed", "run ended: failed",
+                 "a human re-ran it: success", "31.50–45.30 s"):
+        assert f"<!-- {text} -->" in luigi
+    assert "<!-- run ended: success -->" in prefect and "a human re-ran it" not in prefect
+    assert ("- luigi: luigid killed during ingest_cdc (detection default): killed (0.00 s); "
+            "restarted (5.20 s); damage shown: run failed (30.90 s); run ended: failed "
+            "(30.90 s); a human re-ran it: success (31.50–45.30 s)") in md
+    assert ("- prefect: worker killed during ingest_cdc (detection tuned): killed (0.00 s); "
+            "damage shown: ingest_cdc attempt 1 crashed (3.80 s); restarted (5.10 s); run "
+            "ended: success (21.10 s)") in md
+    assert "step process killed" not in md + html
+
+
+def test_a_timeline_leaves_out_the_moments_a_case_has_no_time_for():
+    # a step's process is not restarted; a run that did not end shows the wait bound; a
+    # human re-run without its start is not drawn
+    case = {"target": "step process", "step": "ingest_cdc", "verdict": "needs a human",
+            "end_state": "did not end", "detected_s": None, "restarted_after_s": 5.0,
+            "ended_after_s": None, "bound_s": 420.0,
+            "human": {"command": "c", "state": "failed", "error": "e", "seconds": 9.0}}
+    assert [(m.at, m.text, m.until) for m in report.crash_marks(case)] == [
+        (0.0, "killed", None), (420.0, "wait bound: the run had not ended", None)]
+    del case["bound_s"]
+    case["human"]["started_after_s"] = 421.0
+    assert [(m.at, m.text, m.until) for m in report.crash_marks(case)] == [
+        (0.0, "killed", None), (421.0, "a human re-ran it: failed", 430.0)]
 
 
 def test_a_results_file_renders_from_the_command_line(rendered, capsys):

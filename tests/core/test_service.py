@@ -201,6 +201,8 @@ SERVICE = textwrap.dedent('''
     class Toy(Service):
         orchestrator = "toy"
         default_port = 0
+        detection_defaults = {"heartbeat_timeout": "300", "poll": "10"}
+        detection_tuned = {"heartbeat_timeout": "30"}
 
         def components(self):
             web = [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(self.port)]
@@ -237,7 +239,9 @@ def toy(tmp_path):
 def test_service_command_up_status_kill_restart_down(toy):
     run, port = toy
     up = run("up")
-    assert up["healthy"] and up["info"] == {"login": "none"}
+    assert up["healthy"] and up["info"] == {"login": "none", "detection": {
+        "mode": "default", "settings": {"heartbeat_timeout": "300", "poll": "10"},
+        "tuned": {"heartbeat_timeout": "30"}}}
     rows = {c["name"]: c for c in up["components"]}
     assert list(rows) == ["web", "worker"]
     assert rows["web"]["port"] == port and procs.port_open(port)
@@ -259,6 +263,12 @@ def test_service_command_up_status_kill_restart_down(toy):
     assert [c["health"] for c in down["components"]] == ["down", "down"]
     assert not procs.port_open(port)
     assert not procs.group_members(again["worker"]["pgid"])
+
+    # the crash-detection settings tuned: recorded by up, kept by every later command
+    run("--detection", "tuned", "up")
+    assert run("status")["info"]["detection"]["settings"] == {"heartbeat_timeout": "30",
+                                                              "poll": "10"}
+    run("down")
 
 
 def test_service_command_says_what_is_wrong(toy):
