@@ -34,7 +34,7 @@ STEP_PROCESS = "step process"
 HUMAN_ACTION = {
     "direct": "workbench run --pipeline customer_daily_etl --date {day}",
     "airflow": "airflow dags trigger customer_daily_etl --logical-date {day}T02:00:00+00:00 "
-               "(after deleting or clearing the broken run)",
+               "(after marking the run still running failed, and deleting it)",
     "prefect": "prefect deployment run 'customer_daily_etl/customer_daily_etl' "
                "--param day={day}",
     "dagster": "dagster job launch -j customer_daily_etl_job --tags "
@@ -226,6 +226,7 @@ def _human(adapter: Adapter, day: date, bound_s: float) -> dict[str, Any]:
     """The date run again, as a human would, timed."""
     t0 = time.time()
     try:
+        adapter.give_up(PIPELINE, day)
         run = adapter.checked(adapter.run_date(PIPELINE, day, timeout_s=bound_s))
         state, error = run.state, run.error
     except Exception as exc:  # noqa: BLE001 - a re-run that fails is the answer

@@ -292,14 +292,17 @@ class Scenarios:
         cases += [(t, t, "tuned", plan.crash_bound_s) for t in names]
         out = {}
         for (key, target, mode, bound), day in zip(cases, plan.crash_dates()):
-            running = adapter.detection().get("mode")
-            if running not in (mode, "none"):
+            detection = adapter.detection()
+            running = detection.get("mode")
+            if not detection.get("tuned"):  # nothing to tune (Luigi, the direct runner)
+                mode = running
+            if running != mode:
                 self.progress(f"  {adapter.name}: services restarted with detection {mode}")
                 adapter.use_detection(mode)
                 adapter.stop()
                 adapter.start()
             self.progress(f"  crash: {target} of {adapter.name} killed mid-run "
-                          f"(detection {mode if running != 'none' else 'none'})")
+                          f"(detection {mode})")
             out[key] = run_case(adapter, direct, CrashCase(target, pause_s=plan.crash_pause_s),
                                 day, bound_s=bound, progress=self.progress)
         return out

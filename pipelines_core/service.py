@@ -165,6 +165,8 @@ class Service(abc.ABC):
         self.record_dir.mkdir(parents=True, exist_ok=True)
         self.options_path.write_text(json.dumps({n: self.option(n)
                                                  for n in self.option_defaults}))
+        self.detection_path.unlink(missing_ok=True)
+        self.detection_path.write_text(json.dumps(self.detection()))
 
     @property
     def profile(self) -> str:
@@ -175,12 +177,20 @@ class Service(abc.ABC):
         """Whether the crash-detection settings are tuned (``--detection tuned``)."""
         return self.option("detection") == "tuned"
 
+    @property
+    def detection_path(self) -> Path:
+        return self.record_dir / "detection.json"
+
     def detection(self) -> dict[str, Any]:
-        """The crash-detection mode and every setting of it in force, as ``status`` shows."""
-        return {"mode": self.option("detection"),
-                "settings": {**self.detection_defaults,
-                             **(self.detection_tuned if self.tuned else {})},
-                "tuned": dict(self.detection_tuned)}
+        """The crash-detection mode and every setting of it in force, as ``status`` shows:
+        as the last ``up`` applied them (what runs), else as ``up`` would now."""
+        try:
+            return json.loads(self.detection_path.read_text())
+        except (OSError, ValueError):
+            return {"mode": self.option("detection"),
+                    "settings": {**self.detection_defaults,
+                                 **(self.detection_tuned if self.tuned else {})},
+                    "tuned": dict(self.detection_tuned)}
 
     def database_url(self, driver: str) -> str | None:
         """On the production profile, the URL (SQLAlchemy style, ``driver`` e.g.

@@ -93,19 +93,23 @@ def migrate(env: Mapping[str, str], timeout_s: float = 600) -> None:
 
 
 #: Airflow 3.3's crash-detection settings at their defaults (``airflow/config_templates/
-#: config.yml``): a task instance whose heartbeat stopped is failed (and retried, if it has
-#: retries left) once the timeout passed, looked for at the detection interval; a dead
-#: scheduler's tasks are adopted at the orphan check, and it counts as unhealthy after the
-#: threshold. ``--detection tuned`` shortens the heartbeat timeout: a task's supervisor
-#: heartbeats every few seconds (``[workers] min_heartbeat_interval`` 5), so 30 s is still
-#: several missed heartbeats.
+#: config.yml``). A task instance whose heartbeat stopped is failed (and retried, if it has
+#: retries left) once the heartbeat timeout passed, looked for at the detection interval, but
+#: only by the scheduler that queued it (``_find_task_instances_without_heartbeats``). The
+#: tasks of a scheduler that died are reset (run again) by the next scheduler's orphan check,
+#: at its start and then every orphan check interval, once the dead scheduler's own heartbeat
+#: is older than the health threshold: so a killed scheduler's running task is taken up again
+#: after the orphan check interval, whatever the heartbeat timeout. ``--detection tuned``
+#: shortens both: a task's supervisor heartbeats every few seconds (``[workers]
+#: min_heartbeat_interval`` 5), so 30 s is still several missed heartbeats.
 DETECTION_DEFAULTS = {
     "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "300",
     "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "10",
     "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": "300",
     "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD": "30",
 }
-DETECTION_TUNED = {"AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "30"}
+DETECTION_TUNED = {"AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "30",
+                   "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": "30"}
 
 
 def masked(key: str, value: str) -> str:

@@ -467,6 +467,17 @@ class AirflowAdapter(Adapter):
         run = api.wait_for_runs(pipeline, [run_id], timeout_s, watch=self.watch)[0]
         return self._run_view(pipeline, run)
 
+    def give_up(self, pipeline: str, day: Date) -> list[str]:
+        """Airflow keeps one run per logical date: a run left running (its task's process
+        gone with a dead component) is marked failed through the REST API, as from the UI."""
+        api = self._ready()
+        stuck = [r["dag_run_id"] for r in self._runs_at(api, pipeline, day)
+                 if r["state"] not in ("success", "failed")]
+        for run_id in stuck:
+            api.write("PATCH", f"/api/v2/dags/{pipeline}/dagRuns/{_q(run_id)}",
+                      {"state": "failed"})
+        return stuck
+
     def forget(self, pipeline: str, days: list[Date]) -> None:
         """Delete the runs of dates whose outputs are gone from the lake.
 

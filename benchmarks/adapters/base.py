@@ -177,6 +177,12 @@ class Adapter(abc.ABC):
             return {"mode": "none", "settings": {}, "tuned": {}}
         return (service.status().get("info") or {}).get("detection") or {}
 
+    def give_up(self, pipeline: str, day: Date) -> list[str]:
+        """Mark every run of ``day`` that has not ended failed, as a human does before running
+        the date again when the orchestrator allows one active run per date; the run ids it
+        gave up. Nothing to do where a new run of the date may start beside a stuck one."""
+        return []
+
     def start(self) -> None:
         """Start the orchestrator's services (server, scheduler, daemon)."""
 

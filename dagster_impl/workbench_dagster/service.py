@@ -76,14 +76,20 @@ DEFAULTS = {"run_coordinator.module": "dagster.core.run_coordinator",
             "telemetry.enabled": True, "DAGSTER_GRPC_TIMEOUT_SECONDS": "60"}
 
 
-#: Dagster 1.13's run monitoring, which notices a run whose worker process is gone, is off by
-#: default in open source (``dagster._core.instance.config``): such a run stays STARTED.
+#: Dagster 1.13's run monitoring is off by default in open source
+#: (``dagster._core.instance``): a run whose worker process died stays STARTED. On, the daemon
+#: looks at every run each poll, but the default run launcher cannot check a run worker's
+#: health (``supports_check_run_worker_health`` is False) nor resume a run: a started run whose
+#: worker is gone is failed only once it outlives its ``dagster/max_runtime`` tag.
 #: ``--detection tuned`` turns it on as Dagster's deployment docs show, polling every 10 s
-#: instead of 120. The default run launcher cannot resume a run, so none is resumed.
+#: instead of 120.
 DETECTION_DEFAULTS = {"run_monitoring.enabled": "False",
                       "run_monitoring.poll_interval_seconds": "120",
                       "run_monitoring.start_timeout_seconds": "180",
-                      "run_monitoring.max_resume_run_attempts": "0"}
+                      "run_monitoring.max_resume_run_attempts": "0",
+                      "dead run worker": "not checked by the default run launcher: a started "
+                                         "run ends only past its dagster/max_runtime, with "
+                                         "run monitoring on"}
 RUN_MONITORING_TUNED = {"enabled": True, "poll_interval_seconds": 10}
 DETECTION_TUNED = {f"run_monitoring.{k}": str(v) for k, v in RUN_MONITORING_TUNED.items()}
 
