@@ -2,8 +2,10 @@
 runs, steps, attempts and errors that must agree with the run ledger (the ground truth every
 step attempt writes, whoever runs it).
 
-Per adapter, against its real services on 127.0.0.1 and the session's Spark Connect server:
-a successful run that retries a transient fault and skips a branch; a failed run whose
+Per adapter, against its real services on 127.0.0.1 and the session's Spark Connect server, on
+the production profile the benchmark uses (the orchestrator's metadata in its own database on
+a PostgreSQL server of the adapter's own, started natively on a free port): a successful run
+whose record is read back with ``psql`` from the orchestrator's own database, a successful run that retries a transient fault and skips a branch; a failed run whose
 permanent fault exhausts the retries and stops everything downstream; the bad-input cases
 (a date before the start, broken exports, a double trigger, a changed input re-run); the
 crash scenario's smallest real case (the component whose death a running step shares, killed
@@ -25,8 +27,12 @@ from benchmarks.crash import CrashCase, run_case
 from benchmarks.plan import BenchPlan
 from benchmarks.scenarios import Scenarios
 from pipelines_core.contract import BRONZE_EXPORT, describe
+from pathlib import Path
+
 from pipelines_core import testing
 from pipelines_core.ledger import Ledger
+from pipelines_core.postgres import PostgresServer
+from pipelines_core.procs import free_port
 from pipelines_core.spec import get_pipeline, required_steps, retry_policy
 
 ETL = "customer_daily_etl"
@@ -49,17 +55,21 @@ def faults(plan: dict) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module", params=ADAPTERS)
-def adapter(request, connect_config, tmp_path_factory):
-    root = tmp_path_factory.mktemp(f"contract-{request.param}")
-    cfg = connect_config.replace(lake_root=root / "lake", state_dir=root / "state")
-    adapter = load_adapter(request.param, cfg)
-    testing.generate_exports(adapter.config, [OK_DAY, FAIL_DAY])
-    adapter.use_detection("tuned")  # the crash case's; the other cases do not depend on it
-    adapter.start()
-    try:
-        yield adapter
-    finally:
-        adapter.stop()
+def adapter(request, connect_config):
+    # a folder the postgres user may pass through: the server runs as that user under root
+    with testing.traversable_root(f"wb-contract-{request.param}-") as root:
+        cfg = connect_config.replace(lake_root=root / "lake", state_dir=root / "state",
+                                     postgres_port=free_port())
+        adapter = load_adapter(request.param, cfg)
+        testing.generate_exports(adapter.config, [OK_DAY, FAIL_DAY])
+        adapter.use_profile("production")
+        adapter.use_detection("tuned")  # the crash case's; the others do not depend on it
+        try:
+            adapter.start()
+            yield adapter
+        finally:
+            adapter.stop()
+            PostgresServer(adapter.config).stop()  # started by the services' up
 
 
 @pytest.fixture(scope="module")
@@ -149,6 +159,49 @@ def test_runs_are_read_back_by_date(adapter, ok_run, failed_run):
     assert failed_run.run_id in by_day[FAIL_DAY] and ok_run.run_id not in by_day[FAIL_DAY]
     again = next(r for r in adapter.read_runs(ETL, FAIL_DAY) if r.run_id == failed_run.run_id)
     assert again.state == "failed"
+
+
+# What each orchestrator's own store says of a run (its state, then its steps' records), read
+# straight from its database with psql: ``{run_id}`` is the adapter's run id.
+STORE_QUERIES = {
+    "airflow": ("SELECT state FROM dag_run WHERE run_id = '{run_id}'",
+                "SELECT task_id FROM task_instance WHERE run_id = '{run_id}' "
+                "AND state = 'success'"),
+    "prefect": ("SELECT state_type FROM flow_run WHERE id = '{run_id}'",
+                "SELECT name FROM task_run WHERE flow_run_id = '{run_id}' "
+                "AND state_type = 'COMPLETED'"),
+    "dagster": ("SELECT status FROM runs WHERE run_id = '{run_id}'",
+                "SELECT DISTINCT step_key FROM event_logs WHERE run_id = '{run_id}' "
+                "AND dagster_event_type = 'STEP_SUCCESS'"),
+    # luigid keeps tasks, not runs: a task per step, with its DONE events
+    "luigi": (None, "SELECT t.name FROM tasks t JOIN task_events e ON e.task_id = t.id "
+                    "WHERE t.name LIKE '" + ETL + ".%' AND e.event_name = 'DONE'"),
+}
+RUN_DONE = {"airflow": "success", "prefect": "COMPLETED", "dagster": "SUCCESS"}
+
+
+def test_the_run_is_kept_in_the_orchestrator_s_own_postgres_database(adapter, ok_run):
+    """The production profile: every step the ledger saw succeed is a record in the
+    orchestrator's own database, read with psql; nothing went to a quickstart SQLite file."""
+    if adapter.name == "direct":
+        assert adapter.profile == "production"  # and nothing else: it keeps no metadata
+        return
+    server = PostgresServer(adapter.config)
+    run_sql, steps_sql = (q and q.format(run_id=ok_run.run_id)
+                          for q in STORE_QUERIES[adapter.name])
+    if run_sql:
+        assert server.query(run_sql, user=adapter.name, database=adapter.name) == [
+            [RUN_DONE[adapter.name]]]
+    recorded = {row[0] for row in server.query(steps_sql, user=adapter.name,
+                                               database=adapter.name)}
+    executed = {step for (step, _), records in ledger(adapter, OK_DAY).items()
+                if any(r.status == "success" for r in records)}
+    # Dagster's step keys name assets, Luigi's tasks carry the pipeline: matched by name
+    for step in executed:
+        assert any(step in r for r in recorded), (step, sorted(recorded))
+    home = Path(adapter.service.status()["home"])
+    assert [p for p in home.rglob("*")
+            if p.suffix in (".db", ".sqlite", ".sqlite3") or p.name.endswith(".db-wal")] == []
 
 
 # --- bad input: the benchmark's scenario, asserted case by case on every adapter -----------
