@@ -213,6 +213,11 @@ def crash_rows(results: dict[str, Any]) -> list[dict[str, str]]:
         evidence.append(f"alerts {x.get('alerts', 0)}")
         if x.get("restart_failed"):
             evidence.append(f"the restart failed: {x['restart_failed'].splitlines()[0]}")
+        if ran and x.get("error"):  # the orchestrator's own words (its API) on the run
+            evidence.append(f"it said: {x['error'].splitlines()[0][:300]}")
+        if ran and x.get("took_down"):
+            evidence.append(f"processes: {'; '.join(p[:80] for p in x['took_down'][:3])}"
+                            + (" …" if len(x["took_down"]) > 3 else ""))
         rows.append({
             "orchestrator": name, "target": target, "step": x.get("step", "–"),
             "detection": _detection(x), "verdict": x["verdict"],

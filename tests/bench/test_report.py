@@ -123,7 +123,8 @@ def rendered(tmp_path_factory):
     per["luigi"]["crash"] = {"luigid": {
         "target": "luigid", "step": "ingest_cdc", "date": "2026-11-06", "pause_s": 5.0,
         "bound_s": 120.0, "took_down": ["luigid --port 8082"], "verdict": "needs a human",
-        "end_state": "failed", "error": None, "detected_s": 30.9, "detected_as": "run failed",
+        "end_state": "failed", "error": "ingest_cdc: worker lost its scheduler\nTraceback",
+        "detected_s": 30.9, "detected_as": "run failed",
         "restarted_after_s": 5.2, "ended_after_s": 30.9,
         "detection": {"mode": "default", "settings": {"[worker] ping_interval": "1.0"}},
         "human": {"command": "python -m workbench_luigi run --date 2026-11-06",
@@ -292,11 +293,13 @@ def test_the_crash_table_has_each_component_killed(rendered):
     assert rows.tables["crash-table"][1:] == [
         ["luigi", "luigid", "ingest_cdc", "default: [worker] ping_interval=1.0", "needs a human",
          "30.90 s (run failed)", "failed after 30.90 s", "python -m workbench_luigi run --date "
-         "2026-11-06: success in 13.8 s", "took down 1 process(es); alerts 0"],
+         "2026-11-06: success in 13.8 s", "took down 1 process(es); alerts 0; it said: "
+         "ingest_cdc: worker lost its scheduler; processes: luigid --port 8082"],
         ["prefect", "worker", "ingest_cdc", "tuned: PREFECT_SERVER_SERVICES_LATE_RUNS_LOOP_"
          "SECONDS=5, heartbeat zombie automation=after 30 s", "recovered by itself",
          "3.80 s (ingest_cdc attempt 1 crashed)", "success after 21.10 s", "none",
-         "took down 1 process(es); attempts lost: ingest_cdc; alerts 0"],
+         "took down 1 process(es); attempts lost: ingest_cdc; alerts 0; processes: prefect "
+         "worker start"],
         ["prefect", "step process", "ingest_cdc", "–", "not run", "–", "–", "none",
          "ingest_cdc never started (the run ended first)"]]
     assert ("| luigi | luigid | ingest_cdc | default: [worker] ping_interval=1.0 | needs a "
