@@ -192,6 +192,119 @@ def run_case(adapter: Adapter, direct: Adapter, case: CrashCase, day: date, *,
     }
 
 
+def run_backfill_case(adapter: Adapter, direct: Adapter, case: CrashCase, days: list[date], *,
+                      parallelism: int, bound_s: float,
+                      progress: Callable[[str], None] = print) -> dict[str, Any]:
+    """``case`` during a backfill of ``days`` (emptied first) through the orchestrator's own
+    backfill: the kill comes once the last date's ``case.step`` runs (the first dates done
+    or under way). Per date, from its record and the ledger: finished, lost (no successful
+    run when the backfill was left alone), run twice; a human then runs each lost date."""
+    from benchmarks.scenarios import empty
+
+    cfg = adapter.config
+    detection = adapter.detection()
+    empty(adapter, days)
+    alerts_before = sum(len(read_alerts(cfg, kind="failure", date=d.isoformat())) for d in days)
+    t0 = time.time()
+    ended: dict[str, Any] = {}
+
+    def trigger() -> None:
+        try:
+            adapter.backfill(PIPELINE, days[0], days[-1], parallelism=parallelism,
+                             timeout_s=bound_s + 120)
+        except Exception as exc:  # noqa: BLE001 - how the wait ended is a result
+            ended["error"] = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        ended["at"] = time.time()
+
+    runner = threading.Thread(target=trigger, daemon=True)
+    runner.start()
+    attempt = None
+    while runner.is_alive() and attempt is None and time.time() - t0 < bound_s:
+        attempt = _running_attempt(adapter, days[-1], case.step, t0)
+        time.sleep(0.2)
+    base = {"target": case.target, "step": case.step, "backfill": [d.isoformat() for d in days],
+            "detection": detection, "bound_s": bound_s, "pause_s": case.pause_s}
+    if attempt is None:
+        runner.join(bound_s)
+        return {**base, "verdict": "not run", "error": f"{case.step} of {days[-1]} never "
+                f"started ({ended.get('error') or 'the backfill ended first'})"}
+    took_down, t_kill = kill(adapter, case.target, attempt.pid)
+    progress(f"    killed {case.target} of {adapter.name} during the backfill's {case.step} "
+             f"of {days[-1]}")
+    detected = None
+    restarted_at = None
+    restart_failed: list[str] = []
+    while time.time() - t_kill < bound_s:
+        if restarted_at is None and time.time() - t_kill >= case.pause_s:
+            restarted_at = restart(adapter, case.target, restart_failed)
+        latest = {d: _latest(adapter, d, t0) for d in days}
+        if detected is None:
+            seen = next(((d, _damage(r)) for d, r in latest.items() if _damage(r)), None)
+            if seen:
+                detected = (time.time() - t_kill, f"{seen[0]}: {seen[1]}")
+        # the adapter's wait, or every date's record, says the backfill is over
+        over = all(r is not None and r.state in ("success", "failed", "crashed")
+                   for r in latest.values())
+        if (not runner.is_alive() or over) and restarted_at is not None:
+            ended.setdefault("at", time.time())
+            break
+        time.sleep(1.0)
+    if restarted_at is None:
+        restarted_at = restart(adapter, case.target, restart_failed)
+    runner.join(5)
+    runs = {d: _latest(adapter, d, t0) for d in days}
+    states = {d.isoformat(): (adapter.checked(r).state if r is not None else "no run")
+              for d, r in runs.items()}
+    outcomes = {d: _outcome(adapter, direct, d, t0, runs[d]) for d in days}
+    finished = [d for d in days if states[d.isoformat()] == "success"]
+    lost = [d for d in days if d not in finished]
+    twice = {d.isoformat(): o["duplicated_steps"] for d, o in outcomes.items()
+             if o["duplicated_steps"]}
+    half = [p for o in outcomes.values() for p in o["half_written"]]
+    human = None
+    if lost:
+        h0 = time.time()
+        results = [_human(adapter, d, bound_s) for d in lost]
+        human = {"command": "; ".join(r["command"] for r in results),
+                 "state": "success" if all(r["state"] == "success" for r in results)
+                 else "failed",
+                 "error": next((r["error"] for r in results if r["error"]), None),
+                 "seconds": round(time.time() - h0, 1),
+                 "started_after_s": round(h0 - t_kill, 1),
+                 "identical_to_direct": all(
+                     _outcome(adapter, direct, d, h0, r["run"])["identical_to_direct"]
+                     for d, r in zip(lost, results))}
+    if half:
+        verdict = "lost work"
+    elif not lost:
+        verdict = "duplicated work" if twice else "recovered by itself"
+    elif human["state"] == "success" and human["identical_to_direct"]:
+        verdict = "needs a human"
+    else:
+        verdict = "needs a human; the re-run did not recover it"
+    alerts = sum(len(read_alerts(cfg, kind="failure", date=d.isoformat())) for d in days)
+    return {
+        **base, "took_down": took_down, "verdict": verdict,
+        "end_state": "success" if not lost else f"{len(lost)} of {len(days)} dates not done",
+        "error": next((r.error for r in runs.values() if r is not None and r.error),
+                      ended.get("error")),
+        "adapter_wait": ended.get("error"),
+        "restart_failed": restart_failed[0] if restart_failed else None,
+        "detected_s": round(detected[0], 1) if detected else None,
+        "detected_as": detected[1] if detected else None,
+        "restarted_after_s": round(restarted_at - t_kill, 1),
+        "ended_after_s": round(ended["at"] - t_kill, 1) if "at" in ended else None,
+        "dates": states, "dates_finished": [d.isoformat() for d in finished],
+        "dates_lost": [d.isoformat() for d in lost], "dates_run_twice": twice,
+        "lost_attempts": sorted({f"{d}: {a}" for d, o in outcomes.items()
+                                 for a in o["lost_attempts"]}),
+        "duplicated_steps": sorted(f"{d}: {s}" for d, steps in twice.items() for s in steps),
+        "half_written": half, "human": human, "alerts": alerts - alerts_before,
+        "identical_to_direct": all(o["identical_to_direct"] for d, o in outcomes.items()
+                                   if d in finished) if finished else None,
+    }
+
+
 def kill(adapter: Adapter, target: str, step_pid: int) -> tuple[list[str], float]:
     """SIGKILL ``target``; the command lines it took down, and when."""
     if target == STEP_PROCESS:

@@ -39,6 +39,9 @@ CRASH_AT_DEFAULTS = {"airflow": "scheduler", "prefect": "step process",
 AT_DEFAULTS = {"airflow": "scheduler", "prefect": "worker", "dagster": "code-server",
                      "luigi": "luigid"}
 AT_DEFAULTS = "detection at defaults"
+# The component that schedules a backfill's dates, killed during one (tuned detection).
+CRASH_BACKFILL = {"airflow": "scheduler", "prefect": "server", "dagster": "daemon",
+                  "luigi": "luigid"}
 PROFILES = ("production", "default")
 DETECTIONS = ("default", "tuned")
 PRESETS = ("quick", "full", "bad-input", "crash")
@@ -90,6 +93,10 @@ class BenchPlan:
     # default heartbeat timeout alone is 300 s
     crash_at_defaults: bool = True
     crash_default_bound_s: float = 420.0
+    # and the component that schedules a backfill's dates (CRASH_BACKFILL), killed during a
+    # backfill of dates of its own
+    crash_backfill_start: date = date(2026, 10, 28)
+    crash_backfill_days: int = 3
     # The services' crash-detection settings for the turn (``default`` or ``tuned``); the
     # crash scenario switches them as its cases need, restarting the services in the open.
     detection: str = "default"
@@ -205,9 +212,15 @@ class BenchPlan:
     def crash_dates(self) -> list[date]:
         return [self.crash_start + timedelta(days=n) for n in range(CRASH_DATES)]
 
+    def crash_backfill_dates(self) -> list[date]:
+        return date_range(self.crash_backfill_start, self.crash_backfill_start
+                          + timedelta(days=self.crash_backfill_days - 1))
+
     def all_data_dates(self) -> list[date]:
         extra = list(self.bad_input_dates()) if "bad_input" in self.scenarios else []
-        extra += self.crash_dates() if "crash" in self.scenarios else []
+        if "crash" in self.scenarios:
+            extra += self.crash_dates() + (self.crash_backfill_dates()
+                                           if self.crash_backfill_days else [])
         return (self.happy_dates() + list(self.retry_dates().values()) + self.backfill_dates()
                 + self.bad_range()[0] + extra)
 

@@ -204,6 +204,10 @@ def crash_rows(results: dict[str, Any]) -> list[dict[str, str]]:
         human = x.get("human") or {}
         ran = x["verdict"] != "not run"
         evidence = [f"took down {len(x.get('took_down') or [])} process(es)"]
+        if ran and "dates" in x:  # a backfill's: each date's end
+            evidence.append(f"dates finished {len(x['dates_finished'])}/{len(x['dates'])}, "
+                            f"lost {', '.join(x['dates_lost']) or 'none'}, run twice "
+                            f"{', '.join(x['dates_run_twice']) or 'none'}")
         if x.get("lost_attempts"):
             evidence.append(f"attempts lost: {', '.join(x['lost_attempts'])}")
         if x.get("duplicated_steps"):

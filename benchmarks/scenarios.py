@@ -17,7 +17,8 @@ from typing import Any, Callable
 
 from benchmarks.adapters.base import Adapter, RunView
 from benchmarks.measures import ledger_attempts, max_gap_s, retry_delays, step_seconds
-from benchmarks.plan import AT_DEFAULTS, CRASH_AT_DEFAULTS, PIPELINE, RETRY_FAULTS, BenchPlan
+from benchmarks.plan import (AT_DEFAULTS, CRASH_AT_DEFAULTS, CRASH_BACKFILL, PIPELINE,
+                             RETRY_FAULTS, BenchPlan)
 from pipelines_core import faults as faults_mod
 from pipelines_core import lake
 from pipelines_core.alerts import read_alerts
@@ -279,7 +280,7 @@ class Scenarios:
         settings tuned; first the kill its defaults decide (``CRASH_AT_DEFAULTS``) with them
         at their defaults. Switching the settings restarts the services (in the open:
         stop, then start, as the turn does)."""
-        from benchmarks.crash import CrashCase, run_case, targets
+        from benchmarks.crash import CrashCase, run_backfill_case, run_case, targets
 
         plan = self.plan
         names = [t for t in targets(adapter)
@@ -305,6 +306,15 @@ class Scenarios:
                           f"(detection {mode})")
             out[key] = run_case(adapter, direct, CrashCase(target, pause_s=plan.crash_pause_s),
                                 day, bound_s=bound, progress=self.progress)
+        target = CRASH_BACKFILL.get(adapter.name)
+        if plan.crash_backfill_days and target in names:
+            days = plan.crash_backfill_dates()
+            self.progress(f"  crash: {target} of {adapter.name} killed during a "
+                          f"{len(days)}-day backfill")
+            out[f"{target}, during a {len(days)}-day backfill"] = run_backfill_case(
+                adapter, direct, CrashCase(target, pause_s=plan.crash_pause_s), days,
+                parallelism=plan.parallelism, bound_s=plan.crash_bound_s,
+                progress=self.progress)
         return out
 
     # --- bad input --------------------------------------------------------------------------

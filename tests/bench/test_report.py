@@ -373,6 +373,21 @@ def test_a_timeline_leaves_out_the_moments_a_case_has_no_time_for():
         (0.0, "killed", None), (421.0, "a human re-ran it: failed", 430.0)]
 
 
+def test_a_backfill_case_says_which_dates_finished_were_lost_or_ran_twice():
+    case = {"target": "scheduler", "step": "ingest_cdc", "verdict": "needs a human",
+            "end_state": "1 of 3 dates not done", "took_down": ["airflow scheduler"],
+            "dates": {"2026-10-28": "success", "2026-10-29": "success",
+                      "2026-10-30": "failed"},
+            "dates_finished": ["2026-10-28", "2026-10-29"], "dates_lost": ["2026-10-30"],
+            "dates_run_twice": {"2026-10-29": ["ingest_cdc"]}, "alerts": 1,
+            "human": {"command": "c", "state": "success", "seconds": 20.0}}
+    [row] = report.crash_rows({"orchestrators": {"airflow": {"scenarios": {"crash": {
+        "scheduler, during a 3-day backfill": case}}}}})
+    assert row["evidence"].startswith(
+        "took down 1 process(es); dates finished 2/3, lost 2026-10-30, run twice 2026-10-29; ")
+    assert row["target"] == "scheduler, during a 3-day backfill"
+
+
 def test_a_results_file_renders_from_the_command_line(rendered, capsys):
     _, folder, md, _ = rendered
     (folder / "report.md").unlink()
