@@ -68,6 +68,34 @@ def _running_attempt(adapter: Adapter, day: date, step: str, since: float):
                  if a.step == step and a.status == "running"), None)
 
 
+def _started(call: Callable[[], Any]) -> tuple[threading.Thread, dict[str, Any]]:
+    """``call`` (a run or a backfill, waited for) in a thread of its own; what it returned
+    (``run``) or raised (``error``: how the wait ended is a result), and when (``at``)."""
+    ended: dict[str, Any] = {}
+
+    def go() -> None:
+        try:
+            ended["run"] = call()
+        except Exception as exc:  # noqa: BLE001 - how the wait ended is a result
+            ended["error"] = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        ended["at"] = time.time()
+
+    runner = threading.Thread(target=go, daemon=True)
+    runner.start()
+    return runner, ended
+
+
+def _when_running(runner: threading.Thread, adapter: Adapter, day: date, step: str,
+                  since: float, bound_s: float):
+    """The ledger's attempt of ``step`` of ``day`` once it runs; None if it never did while
+    ``runner`` went on (within ``bound_s`` of ``since``)."""
+    attempt = None
+    while runner.is_alive() and attempt is None and time.time() - since < bound_s:
+        attempt = _running_attempt(adapter, day, step, since)
+        time.sleep(0.2)
+    return attempt
+
+
 def _latest(adapter: Adapter, day: date, since: float) -> RunView | None:
     """The orchestrator's record of the latest run of ``day`` started after ``since``; None
     while there is none or its API does not answer (the killed component may serve it)."""
@@ -105,21 +133,8 @@ def run_case(adapter: Adapter, direct: Adapter, case: CrashCase, day: date, *,
     empty(adapter, [day])
     alerts_before = len(read_alerts(cfg, kind="failure", date=day.isoformat()))
     t0 = time.time()
-    ended: dict[str, Any] = {}
-
-    def trigger() -> None:
-        try:
-            ended["run"] = adapter.run_date(PIPELINE, day, timeout_s=bound_s + 120)
-        except Exception as exc:  # noqa: BLE001 - how the wait ended is a result
-            ended["error"] = f"{type(exc).__name__}: {exc}".splitlines()[0]
-        ended["at"] = time.time()
-
-    runner = threading.Thread(target=trigger, daemon=True)
-    runner.start()
-    attempt = None
-    while runner.is_alive() and attempt is None and time.time() - t0 < bound_s:
-        attempt = _running_attempt(adapter, day, case.step, t0)
-        time.sleep(0.2)
+    runner, ended = _started(lambda: adapter.run_date(PIPELINE, day, timeout_s=bound_s + 120))
+    attempt = _when_running(runner, adapter, day, case.step, t0, bound_s)
     if attempt is None:
         runner.join(bound_s)
         return {"target": case.target, "step": case.step, "date": day.isoformat(),
@@ -206,22 +221,9 @@ def run_backfill_case(adapter: Adapter, direct: Adapter, case: CrashCase, days: 
     empty(adapter, days)
     alerts_before = sum(len(read_alerts(cfg, kind="failure", date=d.isoformat())) for d in days)
     t0 = time.time()
-    ended: dict[str, Any] = {}
-
-    def trigger() -> None:
-        try:
-            adapter.backfill(PIPELINE, days[0], days[-1], parallelism=parallelism,
-                             timeout_s=bound_s + 120)
-        except Exception as exc:  # noqa: BLE001 - how the wait ended is a result
-            ended["error"] = f"{type(exc).__name__}: {exc}".splitlines()[0]
-        ended["at"] = time.time()
-
-    runner = threading.Thread(target=trigger, daemon=True)
-    runner.start()
-    attempt = None
-    while runner.is_alive() and attempt is None and time.time() - t0 < bound_s:
-        attempt = _running_attempt(adapter, days[-1], case.step, t0)
-        time.sleep(0.2)
+    runner, ended = _started(lambda: adapter.backfill(
+        PIPELINE, days[0], days[-1], parallelism=parallelism, timeout_s=bound_s + 120))
+    attempt = _when_running(runner, adapter, days[-1], case.step, t0, bound_s)
     base = {"target": case.target, "step": case.step, "backfill": [d.isoformat() for d in days],
             "detection": detection, "bound_s": bound_s, "pause_s": case.pause_s}
     if attempt is None:
