@@ -29,6 +29,9 @@ from pipelines_core.procs import cmdline, group_members
 from pipelines_core.verify import output_partitions
 
 STEP_PROCESS = "step process"
+# A component and the step's process at once, as a lost machine takes both: the target
+# ``"<component> with the step's process"``.
+WITH_STEP = " with the step's process"
 # What a human does when the run does not end well by itself: run the date again through
 # the orchestrator, which is what each command below does (the adapter does the same).
 HUMAN_ACTION = {
@@ -307,33 +310,45 @@ def run_backfill_case(adapter: Adapter, direct: Adapter, case: CrashCase, days: 
     }
 
 
+def component_of(target: str) -> str | None:
+    """The service component a target kills (None for the step's process alone)."""
+    if target == STEP_PROCESS:
+        return None
+    return target.removesuffix(WITH_STEP)
+
+
 def kill(adapter: Adapter, target: str, step_pid: int) -> tuple[list[str], float]:
     """SIGKILL ``target``; the command lines it took down, and when."""
-    if target == STEP_PROCESS:
-        took = [cmdline(step_pid)[:200]]
+    took: list[str] = []
+    name = component_of(target)
+    if name is not None:
+        service = adapter.service
+        comp = service.component(service.status(), name)
+        took += [cmdline(pid)[:200] for pid in group_members(comp["pgid"])]
+        adapter.planned_down.add(name)
+        service.kill(name)
+    if name is None or target.endswith(WITH_STEP):
+        line = cmdline(step_pid)[:200]
         try:
             os.kill(step_pid, signal.SIGKILL)
-        except ProcessLookupError:  # the step ended first: nothing was killed
-            took = []
-        return took, time.time()
-    service = adapter.service
-    comp = service.component(service.status(), target)
-    took = [cmdline(pid)[:200] for pid in group_members(comp["pgid"])]
-    adapter.planned_down.add(target)
-    service.kill(target)
+            took.append(line)
+        except ProcessLookupError:  # the step ended first (or went with the component)
+            pass
     return took, time.time()
 
 
 def restart(adapter: Adapter, target: str, failures: list[str]) -> float:
-    """Start ``target`` again through the service command (nothing to start for a step's
-    process: the orchestrator decides what follows); when it was up again. A restart that
-    fails is a result (added to ``failures``): the component then counts as dead."""
-    if target != STEP_PROCESS:
+    """Start the component ``target`` killed again through the service command (nothing to
+    start for a step's process: the orchestrator decides what follows); when it was up again.
+    A restart that fails is a result (added to ``failures``): the component then counts as
+    dead."""
+    name = component_of(target)
+    if name is not None:
         try:
-            adapter.service.restart(target)
+            adapter.service.restart(name)
         except Exception as exc:  # noqa: BLE001 - what the restart said is the evidence
             failures.append(f"{type(exc).__name__}: {exc}"[:2000])
-        adapter.planned_down.discard(target)
+        adapter.planned_down.discard(name)
     return time.time()
 
 

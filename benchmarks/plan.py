@@ -30,11 +30,14 @@ CRASH_DATES = 8  # one date per crash case: every component of a service, and a 
 # The kill whose cost each orchestrator's crash-detection defaults decide: run once with the
 # detection settings at their defaults, before every case runs with them tuned (the service
 # command's ``--detection``). Airflow: a killed scheduler's running task waits for the next
-# scheduler's orphan check. Prefect: a flow run's process gone, the run stays Running unless
-# the zombie automation marks it. Dagster: a killed code server takes the run's worker with
-# it, and nothing fails the run unless run monitoring is on. Luigi's docs suggest no tuned
-# values: every one of its cases runs at the defaults.
-CRASH_AT_DEFAULTS = {"airflow": "scheduler", "prefect": "step process",
+# scheduler's orphan check. Prefect: its worker marks a flow run Crashed when the run's
+# process dies, but a worker and its flow run lost together (a machine, a container) leave
+# the run Running unless the zombie automation marks it. Dagster: a killed code server takes
+# the run's worker with it, and nothing fails the run unless run monitoring is on. Luigi's
+# docs suggest no tuned values: every one of its cases runs at the defaults.
+CRASH_AT_DEFAULTS = {"airflow": "scheduler", "prefect": "worker with the step's process",
+                     "dagster": "code-server"}
+AT_DEFAULTS = {"airflow": "scheduler", "prefect": "step process",
                      "dagster": "code-server"}
 AT_DEFAULTS = {"airflow": "scheduler", "prefect": "worker", "dagster": "code-server",
                      "luigi": "luigid"}

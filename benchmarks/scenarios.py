@@ -280,17 +280,21 @@ class Scenarios:
         settings tuned; first the kill its defaults decide (``CRASH_AT_DEFAULTS``) with them
         at their defaults. Switching the settings restarts the services (in the open:
         stop, then start, as the turn does)."""
-        from benchmarks.crash import CrashCase, run_backfill_case, run_case, targets
+        from benchmarks.crash import (CrashCase, component_of, run_backfill_case, run_case,
+                                      targets)
 
         plan = self.plan
         names = [t for t in targets(adapter)
                  if not plan.crash_targets or t in plan.crash_targets]
         cases: list[tuple[str, str, str, float]] = []  # key, target, detection, bound
         first = CRASH_AT_DEFAULTS.get(adapter.name)
-        if plan.crash_at_defaults and first in names:
+        if first and component_of(first) not in (None, *names):
+            first = None  # its component is not among the plan's targets
+        if plan.crash_at_defaults and first:
             cases.append((f"{first}, {AT_DEFAULTS}", first, "default",
                           plan.crash_default_bound_s))
-        cases += [(t, t, "tuned", plan.crash_bound_s) for t in names]
+        tuned = names + ([first] if first and first not in names else [])
+        cases += [(t, t, "tuned", plan.crash_bound_s) for t in tuned]
         out = {}
         for (key, target, mode, bound), day in zip(cases, plan.crash_dates()):
             detection = adapter.detection()
