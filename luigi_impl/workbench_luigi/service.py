@@ -33,11 +33,15 @@ from workbench_luigi.settings import (ORCHESTRATOR, luigi_settings, non_default,
                                       write_luigi_cfg)
 
 
-#: Luigi 3.8's crash detection (``luigi/scheduler.py``): luigid fails a worker's running tasks
-#: once it has not heard from the worker for ``worker_disconnect_delay``; the worker pings
-#: every ``ping_interval`` (1 s, set in luigi.cfg). Luigi's docs suggest no other values, so
-#: ``--detection tuned`` changes nothing here.
-DETECTION_DEFAULTS = {"[scheduler] worker_disconnect_delay": "60"}
+#: Luigi 3.8's crash detection (``luigi/scheduler.py``, ``luigi/rpc.py``). luigid fails a
+#: worker's running tasks once it has not heard from the worker for
+#: ``worker_disconnect_delay`` (the worker pings every ``ping_interval``, 1 s in luigi.cfg).
+#: A worker that loses luigid asks again after ``rpc-retry-wait``, up to
+#: ``rpc-retry-attempts`` times; a luigid started again knows nothing of the run (its state is
+#: saved only on a clean stop), so the worker finds no work and ends. Luigi's docs suggest no
+#: other values, so ``--detection tuned`` changes nothing here.
+DETECTION_DEFAULTS = {"[scheduler] worker_disconnect_delay": "60",
+                      "[core] rpc-retry-attempts": "3", "[core] rpc-retry-wait": "30"}
 
 
 class LuigiService(Service):

@@ -19,8 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCS = {"en": ROOT / "docs" / "concepts.md", "es": ROOT / "docs" / "concepts.es.md"}
 LINK = re.compile(r"\[`([^`]+)`\]\(([^)#\s]+)#L(\d+)\)")
 CONCEPTS = ["DAG", "Operator", "Sensor", "XCom", "Templating", "Catchup", "Backfill",
-            "Retries", "SLA", "Callbacks", "Datasets", "Dynamic task mapping", "Branching",
-            "Task groups", "Executors", "Connections", "DAG tests"]
+            "Retries", "SLA", "Callbacks", "Zombie tasks", "Datasets", "Dynamic task mapping",
+            "Branching", "Task groups", "Executors", "Connections", "DAG tests"]
 NONE_SAID = {"en": ("No equivalent", "Not used here"),
              "es": ("Sin equivalente", "No se usa aquí")}
 
