@@ -287,12 +287,11 @@ class Scenarios:
         names = [t for t in targets(adapter)
                  if not plan.crash_targets or t in plan.crash_targets]
         cases: list[tuple[str, str, str, float]] = []  # key, target, detection, bound
-        first = CRASH_AT_DEFAULTS.get(adapter.name)
+        first, watch_s = CRASH_AT_DEFAULTS.get(adapter.name, (None, 0.0))
         if first and component_of(first) not in (None, *names):
             first = None  # its component is not among the plan's targets
         if plan.crash_at_defaults and first:
-            cases.append((f"{first}, {AT_DEFAULTS}", first, "default",
-                          plan.crash_default_bound_s))
+            cases.append((f"{first}, {AT_DEFAULTS}", first, "default", watch_s))
         tuned = names + ([first] if first and first not in names else [])
         cases += [(t, t, "tuned", plan.crash_bound_s) for t in tuned]
         out = {}

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from benchmarks.cli import add_arguments, plan_from
-from benchmarks.plan import SCENARIOS, BenchPlan, interleaved
+from benchmarks.plan import CRASH_AT_DEFAULTS, SCENARIOS, BenchPlan, interleaved
 from pipelines_core.errors import WorkbenchError
 
 
@@ -53,8 +53,9 @@ def test_the_bad_input_preset_runs_its_scenario_on_dates_of_its_own():
 
 def test_the_crash_preset_gives_each_case_a_date_of_its_own():
     plan = plan_from(options("--preset", "crash"), ["airflow"])
-    # the case at the detection defaults outlasts Airflow's default heartbeat timeout
-    assert plan.scenarios == ("happy_path", "crash") and plan.crash_default_bound_s > 300
+    # the case at the detection defaults outlasts Airflow's default orphan check
+    assert plan.scenarios == ("happy_path", "crash") and CRASH_AT_DEFAULTS["airflow"] == (
+        "scheduler", 420.0)
     assert plan.crash_at_defaults and plan.detection == "default"
     # Airflow's four components and a step's process, tuned, and one case at the defaults
     assert len(plan.crash_dates()) >= 4 + 1 + 1
