@@ -227,7 +227,8 @@ def run_backfill_case(adapter: Adapter, direct: Adapter, case: CrashCase, days: 
     runner, ended = _started(lambda: adapter.backfill(
         PIPELINE, days[0], days[-1], parallelism=parallelism, timeout_s=bound_s + 120))
     attempt = _when_running(runner, adapter, days[-1], case.step, t0, bound_s)
-    base = {"target": case.target, "step": case.step, "backfill": [d.isoformat() for d in days],
+    base = {"target": case.target, "step": case.step, "date": days[-1].isoformat(),
+            "backfill": [d.isoformat() for d in days],
             "detection": detection, "bound_s": bound_s, "pause_s": case.pause_s}
     if attempt is None:
         runner.join(bound_s)

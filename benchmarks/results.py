@@ -17,7 +17,7 @@ from benchmarks.measures import median
 from benchmarks.plan import BENCH_RETRY, BenchPlan
 from pipelines_core.config import PROJECT_ROOT, WorkbenchConfig
 
-SCHEMA_VERSION = "1.8.0"
+SCHEMA_VERSION = "1.9.0"
 SCHEMA_PATH = Path(__file__).with_name("results.schema.json")
 NO_BACKFILL = ("days", "wall_s", "partitions_per_min", "identical_to_direct", "rerun_wall_s",
                "rerun_steps_executed")

@@ -160,7 +160,7 @@ def test_results_of_several_orchestrators_validate(rendered):
     results, folder, _, _ = rendered
     written = json.loads((folder / "results.json").read_text())
     jsonschema.validate(written, SCHEMA)
-    assert written["schema_version"] == SCHEMA_VERSION == "1.8.0"
+    assert written["schema_version"] == SCHEMA_VERSION == "1.9.0"
     assert list(written["orchestrators"]) == ["direct", "luigi", "prefect"]
     luigi, prefect = written["orchestrators"]["luigi"], written["orchestrators"]["prefect"]
     assert luigi["settings"] == {"[worker] keep_alive": "true"}
