@@ -349,6 +349,9 @@ def restart(adapter: Adapter, target: str, failures: list[str]) -> float:
             adapter.service.restart(name)
         except Exception as exc:  # noqa: BLE001 - what the restart said is the evidence
             failures.append(f"{type(exc).__name__}: {exc}"[:2000])
+            # the components as they are now: one the restart did start is watched by its
+            # new process group, one it did not is found dead (an incident)
+            adapter.service.up_status = adapter.service.status()
         adapter.planned_down.discard(name)
     return time.time()
 

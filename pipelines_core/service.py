@@ -285,6 +285,10 @@ class Service(abc.ABC):
                              all(r.health == HEALTHY for r in rows), rows,
                              {**self.info(), "detection": self.detection()})
 
+    @staticmethod
+    def component_healthy(status: ServiceStatus, name: str) -> bool:
+        return any(r.name == name and r.health == HEALTHY for r in status.components)
+
     def start_component(self, comp: Component, say: Callable[[str], None] = lambda _: None
                         ) -> ComponentStatus:
         """Start ``comp`` (unless it already runs) and wait until it is healthy."""
@@ -500,4 +504,6 @@ def main(service_cls: type[Service], argv: Sequence[str] | None = None) -> int:
         print(json.dumps(status.to_dict()))
     else:
         print_status(status)
+    if args.command == "restart":  # the component asked for, healthy; the others as they are
+        return 0 if service.component_healthy(status, args.component) else 1
     return 0 if status.healthy or args.command in ("down", "kill", "status") else 1
