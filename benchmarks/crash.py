@@ -45,6 +45,7 @@ HUMAN_ACTION = {
     "luigi": "python -m workbench_luigi run --pipeline customer_daily_etl --date {day}",
 }
 DAMAGE_STATES = ("failed", "crashed", "lost", "upstream_failed")
+END_STATES = ("success", "failed", "crashed")
 
 
 @dataclass
@@ -147,37 +148,55 @@ def run_case(adapter: Adapter, direct: Adapter, case: CrashCase, day: date, *,
     took_down, t_kill = kill(adapter, case.target, attempt.pid)
     progress(f"    killed {case.target} of {adapter.name} during {case.step}")
     detected = None
+    record_end: tuple[float, RunView] | None = None  # when the record first showed an end
     restarted_at = None
     restart_failed: list[str] = []
     while runner.is_alive() and time.time() - t_kill < bound_s:
         if restarted_at is None and time.time() - t_kill >= case.pause_s:
             restarted_at = restart(adapter, case.target, restart_failed)
-        if detected is None:
+        if detected is None or record_end is None:
             asked = time.time()  # the record as it was when asked (reading it takes time)
-            seen = _damage(_latest(adapter, day, t0))
-            if seen:
+            latest = _latest(adapter, day, t0)
+            seen = _damage(latest)
+            if seen and detected is None:
                 detected = (asked - t_kill, seen)
+            if latest is not None and latest.state in END_STATES and record_end is None:
+                record_end = (asked, latest)
         time.sleep(1.0)
     if restarted_at is None:
         restarted_at = restart(adapter, case.target, restart_failed)
     runner.join(5)
+    adapter_error = ended.get("error")
     if "error" in ended:
         # The adapter's own wait gave up (the API it polls was the component killed): the
         # run goes on in the orchestrator, so its record is read until it ends.
-        while time.time() - t_kill < bound_s:
+        while record_end is None and time.time() - t_kill < bound_s:
             late = _latest(adapter, day, t0)
-            if late is not None and late.state in ("success", "failed", "crashed"):
-                ended.update(run=adapter.checked(late), at=time.time())
-                break
+            if late is not None and late.state in END_STATES:
+                record_end = (time.time(), late)
             time.sleep(2.0)
-    run = ended.get("run")
+    elif runner.is_alive() and record_end is not None:
+        # The record shows the run ended, yet the adapter's wait goes on: it waits for what
+        # follows an end too (Prefect's on_crashed hook, which only a worker that saw the
+        # run's process die runs). If the record still shows that end, it is the end; the
+        # wait is evidence.
+        now = _latest(adapter, day, t0)
+        if now is not None and now.state == record_end[1].state:
+            adapter_error = (f"still waiting {round(time.time() - record_end[0])} s after "
+                             f"the record showed the run {record_end[1].state}")
+            record_end = (record_end[0], now)
+        else:
+            record_end = None
+    # What the wait had when the bound came (a wait still going may write ``ended`` later).
+    run, end_at = ended.get("run"), ended.get("at")
+    if run is None and record_end is not None:
+        run, end_at = adapter.checked(record_end[1]), record_end[0]
     end_state = run.state if run is not None else ("did not end" if runner.is_alive()
                                                    else "adapter error")
-    adapter_error = ended.get("error") if "error" in ended else None
     if run is not None and detected is None:
         seen = _damage(run)
         if seen:
-            detected = (ended["at"] - t_kill, seen)
+            detected = (end_at - t_kill, seen)
     outcome = _outcome(adapter, direct, day, t0, run)  # what the orchestrator did alone
     human = None
     if end_state != "success":
@@ -205,7 +224,7 @@ def run_case(adapter: Adapter, direct: Adapter, case: CrashCase, day: date, *,
         "detected_s": round(detected[0], 1) if detected else None,
         "detected_as": detected[1] if detected else None,
         "restarted_after_s": round(restarted_at - t_kill, 1) if restarted_at else None,
-        "ended_after_s": round(ended["at"] - t_kill, 1) if "at" in ended else None,
+        "ended_after_s": round(end_at - t_kill, 1) if end_at and run is not None else None,
         "human": human, "alerts": alerts, **outcome,
     }
 

@@ -219,6 +219,8 @@ def crash_rows(results: dict[str, Any]) -> list[dict[str, str]]:
             evidence.append(f"the restart failed: {x['restart_failed'].splitlines()[0]}")
         if ran and x.get("error"):  # the orchestrator's own words (its API) on the run
             evidence.append(f"it said: {x['error'].splitlines()[0][:300]}")
+        if ran and x.get("adapter_wait") and x["adapter_wait"] != x.get("error"):
+            evidence.append(f"the bench's wait: {x['adapter_wait'].splitlines()[0][:200]}")
         if ran and x.get("took_down"):
             evidence.append(f"processes: {'; '.join(p[:80] for p in x['took_down'][:3])}"
                             + (" …" if len(x["took_down"]) > 3 else ""))
@@ -227,8 +229,10 @@ def crash_rows(results: dict[str, Any]) -> list[dict[str, str]]:
             "detection": _detection(x), "verdict": x["verdict"],
             "detected": (f"{_fmt(x.get('detected_s'))} s ({x['detected_as']})"
                          if x.get("detected_as") else "not shown" if ran else "–"),
-            "ended": (f"{x.get('end_state', '–')} after {_fmt(x.get('ended_after_s'))} s"
-                      if ran else "–"),
+            "ended": ("–" if not ran else
+                      f"{x.get('end_state', '–')} after {_fmt(x['ended_after_s'])} s"
+                      if x.get("ended_after_s") is not None else
+                      f"{x.get('end_state', '–')} within {_fmt(x.get('bound_s'))} s"),
             "human": (f"{human['command']}: {human['state']} in {human['seconds']} s"
                       if human else "none"),
             # a case not run says why in its error

@@ -169,6 +169,12 @@ def short_error(exc: BaseException) -> str:
     return text if len(text) < 300 else text[:297] + "..."
 
 
+def import_failed(name: str, exc: BaseException) -> list[Requirement]:
+    """What a check reports when the learner's ``name.py`` does not import: that alone."""
+    return [need(False, f"{name}.py does not import: {short_error(exc)}",
+                 f"{name}.py no se puede importar: {short_error(exc)}")]
+
+
 @contextlib.contextmanager
 def isolated_state(prefix: str = "probe") -> Iterator[Path]:
     """Inside the block, ``WORKBENCH_STATE_DIR`` and ``WORKBENCH_LAKE_ROOT`` name a fresh

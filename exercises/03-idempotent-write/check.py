@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipelines_core import lake
-from course_kit.exercises import Kit, need, short_error, work_imports
+from course_kit.exercises import Kit, import_failed, need, short_error, work_imports
 
 TITLE = {"en": "An idempotent, atomic partition write, and its proof",
          "es": "Una escritura de partición idempotente y atómica, y su prueba"}
@@ -33,8 +33,7 @@ def check(work: Path, kit: Kit):
         try:
             writer = load("writer")
         except Exception as exc:  # noqa: BLE001
-            return [need(False, f"writer.py does not import: {short_error(exc)}",
-                         f"writer.py no se puede importar: {short_error(exc)}")]
+            return import_failed("writer", exc)
         reqs = []
         try:
             writer.write_partition(first, part)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipelines_core.errors import GateFailed
-from course_kit.exercises import Kit, need, short_error, work_imports
+from course_kit.exercises import Kit, import_failed, need, short_error, work_imports
 
 TITLE = {"en": "A new data-quality rule as a gate",
          "es": "Una regla de calidad de datos nueva como compuerta"}
@@ -33,8 +33,7 @@ def check(work: Path, kit: Kit):
         try:
             rules = load("rules")
         except Exception as exc:  # noqa: BLE001
-            return [need(False, f"rules.py does not import: {short_error(exc)}",
-                         f"rules.py no se puede importar: {short_error(exc)}")]
+            return import_failed("rules", exc)
         reqs = []
         try:
             ok_result = rules.negative_value_check(good[1])

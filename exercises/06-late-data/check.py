@@ -6,7 +6,7 @@ from datetime import date
 from pathlib import Path
 
 from pipelines_core.errors import ExportNotReady
-from course_kit.exercises import Kit, need, short_error, work_imports
+from course_kit.exercises import Kit, import_failed, need, short_error, work_imports
 from pipelines_core.steps.etl import export_partition
 
 TITLE = {"en": "Waiting for late data", "es": "Esperar a datos que llegan tarde"}
@@ -40,8 +40,7 @@ def check(work: Path, kit: Kit):
         try:
             sensor = load("sensor")
         except Exception as exc:  # noqa: BLE001
-            return [need(False, f"sensor.py does not import: {short_error(exc)}",
-                         f"sensor.py no se puede importar: {short_error(exc)}")]
+            return import_failed("sensor", exc)
 
         def arrive(n: int) -> None:
             if n == 3:  # the export lands during the third wait

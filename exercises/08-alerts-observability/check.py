@@ -9,7 +9,7 @@ from collections import Counter
 from datetime import date
 from pathlib import Path
 
-from course_kit.exercises import Kit, need, short_error, work_imports
+from course_kit.exercises import Kit, import_failed, need, short_error, work_imports
 from pipelines_core.ledger import Ledger
 from pipelines_core.runner import run_pipeline
 from pipelines_core.spec import get_pipeline
@@ -28,8 +28,7 @@ def check(work: Path, kit: Kit):
         try:
             mod = load("alerting")
         except Exception as exc:  # noqa: BLE001
-            return [need(False, f"alerting.py does not import: {short_error(exc)}",
-                         f"alerting.py no se puede importar: {short_error(exc)}")]
+            return import_failed("alerting", exc)
         stop = None
         try:
             url, received, stop = mod.start_receiver()

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Any, Callable
 
-from course_kit.exercises import Kit, need, short_error, work_imports
+from course_kit.exercises import Kit, import_failed, need, short_error, work_imports
 
 TITLE = {"en": "Reading a crash: who notices a killed step, and when",
          "es": "Leer un fallo brusco: quién nota un paso muerto, y cuándo"}
@@ -377,8 +377,7 @@ def check(work: Path, kit: Kit):
         try:
             mod = load("crash_reading")
         except Exception as exc:  # noqa: BLE001
-            return [need(False, f"crash_reading.py does not import: {short_error(exc)}",
-                         f"crash_reading.py no se puede importar: {short_error(exc)}")]
+            return import_failed("crash_reading", exc)
     missing = [f for f in FUNCTIONS if not callable(getattr(mod, f, None))]
     if missing:
         return [need(False, f"crash_reading.py must define {', '.join(missing)}",

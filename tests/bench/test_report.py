@@ -373,6 +373,26 @@ def test_a_timeline_leaves_out_the_moments_a_case_has_no_time_for():
         (0.0, "killed", None), (421.0, "a human re-ran it: failed", 430.0)]
 
 
+def test_a_run_that_did_not_end_shows_its_bound_and_a_wait_still_going_is_evidence():
+    case = {"target": "worker with the step's process", "step": "ingest_cdc",
+            "verdict": "needs a human", "end_state": "did not end", "ended_after_s": None,
+            "bound_s": 180.0, "took_down": ["prefect worker", "python -m prefect.engine"],
+            "alerts": 0, "human": {"command": "c", "state": "success", "seconds": 11.0}}
+    [row] = report.crash_rows({"orchestrators": {"prefect": {"scenarios": {"crash": {
+        case["target"]: case}}}}})
+    assert row["ended"] == "did not end within 180.00 s"
+    assert "wait" not in row["evidence"]
+    case.update(end_state="failed", ended_after_s=98.9,
+                error="Flow run marked as crashed due to missing heartbeats.",
+                adapter_wait="still waiting 81 s after the record showed the run failed")
+    [row] = report.crash_rows({"orchestrators": {"prefect": {"scenarios": {"crash": {
+        case["target"]: case}}}}})
+    assert row["ended"] == "failed after 98.90 s"
+    assert ("; it said: Flow run marked as crashed due to missing heartbeats.; the bench's "
+            "wait: still waiting 81 s after the record showed the run failed; processes: "
+            "prefect worker; python -m prefect.engine") in row["evidence"]
+
+
 def test_a_backfill_case_says_which_dates_finished_were_lost_or_ran_twice():
     case = {"target": "scheduler", "step": "ingest_cdc", "verdict": "needs a human",
             "end_state": "1 of 3 dates not done", "took_down": ["airflow scheduler"],

@@ -90,3 +90,14 @@ def test_unknown_exercise_names_the_known_ones(monkeypatch, capsys):
         exercises.find(99)
     assert stop.value.code == 2
     assert "no exercise 99; known: 1, 2, 3" in capsys.readouterr().err
+
+
+def test_a_learner_file_that_does_not_import_is_the_one_thing_reported(tmp_path):
+    ex = exercises.find(11)
+    work = shutil.copytree(ex.solution, tmp_path / "work")
+    (work / "crash_reading.py").write_text("def verdict(case:\n")
+    [only] = exercises.check_works(ex, [work], scratch=tmp_path / "scratch")[
+        str(work.resolve())]
+    assert not only.ok
+    assert only.en.startswith("crash_reading.py does not import: SyntaxError: ")
+    assert only.es.startswith("crash_reading.py no se puede importar: SyntaxError: ")
