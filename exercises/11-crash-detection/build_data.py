@@ -21,6 +21,7 @@ DATA = Path(__file__).resolve().parent / "data" / "crash-results.json"
 PIPELINE = "customer_daily_etl"
 
 SOURCES: list[tuple[str, tuple[str, ...]]] = [
+    ("reports/20261204T221524Z/results.json", ("luigi",)),
     ("reports/20261204T185005Z/results.json", ("direct", "airflow")),
     ("reports/20261204T162530Z/results.json", ("prefect", "dagster")),
 ]

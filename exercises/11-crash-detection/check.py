@@ -28,8 +28,8 @@ I_AIRFLOW = "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTER
 ORPHAN = "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL"
 HEALTH = "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD"
 ZOMBIE = "'Crash zombie flows': Crashed 90 s after the last heartbeat"
-RPC_WAIT = "[core] rpc_retry_wait"
-RPC_ATTEMPTS = "[core] rpc_retry_attempts"
+RPC_WAIT = "[core] rpc-retry-wait"
+RPC_ATTEMPTS = "[core] rpc-retry-attempts"
 UNSEEN = "worker with the step's process"
 # Each orchestrator's detection settings as a crash case records them, at the defaults and
 # tuned as the service command tunes them; Dagster's also carry the run's maximum-runtime tag
@@ -137,13 +137,13 @@ ONE_CHANGED = [
           "dagster", "code-server",
           {"run_monitoring.enabled": "True", "run_monitoring.max_runtime_seconds": "600"},
           720.0),
-    _kill(("luigid, rpc_retry_wait 10", "luigid, rpc_retry_wait 10"), "luigi", "luigid",
+    _kill(("luigid, rpc-retry-wait 10", "luigid, rpc-retry-wait 10"), "luigi", "luigid",
           {RPC_WAIT: "10"}, 10.0),
     _kill(("luigid back after 45 s", "luigid de vuelta a los 45 s"), "luigi", "luigid", {},
           60.0, 45.0),
     _kill(("luigid never back", "luigid que no vuelve"), "luigi", "luigid", {}, 60.0, None),
-    _kill(("luigid back after 100 s, rpc_retry_attempts 5",
-           "luigid de vuelta a los 100 s, rpc_retry_attempts 5"), "luigi", "luigid",
+    _kill(("luigid back after 100 s, rpc-retry-attempts 5",
+           "luigid de vuelta a los 100 s, rpc-retry-attempts 5"), "luigi", "luigid",
           {RPC_ATTEMPTS: "5"}, 120.0, 100.0),
     _kill(("luigid, worker_disconnect_delay 30", "luigid, worker_disconnect_delay 30"),
           "luigi", "luigid", {"[scheduler] worker_disconnect_delay": "30"}, 30.0),

@@ -19,8 +19,8 @@ DAGSTER_ENABLED = "run_monitoring.enabled"
 DAGSTER_POLL = "run_monitoring.poll_interval_seconds"
 DAGSTER_MAX_RUNTIME = "run_monitoring.max_runtime_seconds"
 DAGSTER_RUN_TAG = "dagster/max_runtime"
-LUIGI_RPC_ATTEMPTS = "[core] rpc_retry_attempts"
-LUIGI_RPC_WAIT = "[core] rpc_retry_wait"
+LUIGI_RPC_ATTEMPTS = "[core] rpc-retry-attempts"
+LUIGI_RPC_WAIT = "[core] rpc-retry-wait"
 
 # The kills ``detection_bound_s`` answers for: those whose damage only a timer can show
 # (Luigi's luigid: the worker's retries decide). Prefect's is no case of the scenario, which
@@ -101,7 +101,8 @@ def detection_bound_s(orchestrator: str, target: str, settings: dict[str, Any],
         # only end a started run at its maximum runtime (the run's tag first)
         if not _on(settings, DAGSTER_ENABLED):
             return None
-        limit = _seconds(settings, DAGSTER_RUN_TAG, 0) or _seconds(settings, DAGSTER_MAX_RUNTIME, 0)
+        limit = (_seconds(settings, DAGSTER_RUN_TAG, 0)
+                 or _seconds(settings, DAGSTER_MAX_RUNTIME, 0))
         return limit + _seconds(settings, DAGSTER_POLL, 120) if limit > 0 else None
     if (orchestrator, target) == ("luigi", "luigid"):
         # The worker's call fails, it waits and calls again: back, luigid knows nothing of the

@@ -17,8 +17,8 @@ DAGSTER_ENABLED = "run_monitoring.enabled"
 DAGSTER_POLL = "run_monitoring.poll_interval_seconds"
 DAGSTER_MAX_RUNTIME = "run_monitoring.max_runtime_seconds"
 DAGSTER_RUN_TAG = "dagster/max_runtime"
-LUIGI_RPC_ATTEMPTS = "[core] rpc_retry_attempts"
-LUIGI_RPC_WAIT = "[core] rpc_retry_wait"
+LUIGI_RPC_ATTEMPTS = "[core] rpc-retry-attempts"
+LUIGI_RPC_WAIT = "[core] rpc-retry-wait"
 
 # The kills ``detection_bound_s`` answers for: those whose damage only a timer can show
 # (Luigi's luigid: the worker's retries decide). Prefect's is no case of the scenario, which
