@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 from benchmarks.adapters.base import Adapter, RunView
 from benchmarks.measures import ledger_attempts
-from benchmarks.plan import PIPELINE
+from benchmarks.plan import AT_DEFAULTS, CRASH_AT_DEFAULTS, PIPELINE, BenchPlan
 from pipelines_core.alerts import read_alerts
 from pipelines_core.procs import cmdline, group_members
 from pipelines_core.verify import output_partitions
@@ -64,6 +64,29 @@ def targets(adapter: Adapter) -> list[str]:
     names = [c["name"] for c in (service.up_status or {}).get("components", [])] \
         if service is not None else []
     return names + [STEP_PROCESS]
+
+
+def planned_cases(plan: BenchPlan, orchestrator: str, known: list[str]
+                  ) -> tuple[list[str], list[tuple[str, str, str, float]]]:
+    """The targets ``plan`` asks of an orchestrator whose targets are ``known``, and its cases
+    ``(key, target, detection, watch bound)``: first the kill its defaults decide
+    (``CRASH_AT_DEFAULTS``) at the defaults, then each target tuned. A plan's target is a
+    component, the step's process, or a component with the step's process (none of them
+    the orchestrator's: no case)."""
+    asked = plan.crash_targets
+    names = [t for t in known if not asked or t in asked] + [
+        t for t in asked if t.endswith(WITH_STEP) and component_of(t) in known]
+    if not names:
+        return [], []
+    cases: list[tuple[str, str, str, float]] = []
+    first, watch_s = CRASH_AT_DEFAULTS.get(orchestrator, (None, 0.0))
+    if first and first not in names and component_of(first) not in (None, *names):
+        first = None  # neither it nor its component is among the plan's targets
+    if plan.crash_at_defaults and first:
+        cases.append((f"{first}, {AT_DEFAULTS}", first, "default", watch_s))
+    tuned = names + ([first] if first and first not in names else [])
+    cases += [(t, t, "tuned", plan.crash_bound_s) for t in tuned]
+    return names, cases
 
 
 def _running_attempt(adapter: Adapter, day: date, step: str, since: float):

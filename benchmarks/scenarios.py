@@ -17,8 +17,7 @@ from typing import Any, Callable
 
 from benchmarks.adapters.base import Adapter, RunView
 from benchmarks.measures import ledger_attempts, max_gap_s, retry_delays, step_seconds
-from benchmarks.plan import (AT_DEFAULTS, CRASH_AT_DEFAULTS, CRASH_BACKFILL, PIPELINE,
-                             RETRY_FAULTS, BenchPlan)
+from benchmarks.plan import CRASH_BACKFILL, PIPELINE, RETRY_FAULTS, BenchPlan
 from pipelines_core import faults as faults_mod
 from pipelines_core import lake
 from pipelines_core.alerts import read_alerts
@@ -280,20 +279,19 @@ class Scenarios:
         settings tuned; first the kill its defaults decide (``CRASH_AT_DEFAULTS``) with them
         at their defaults. Switching the settings restarts the services (in the open:
         stop, then start, as the turn does)."""
-        from benchmarks.crash import (CrashCase, component_of, run_backfill_case, run_case,
-                                      targets)
+        from benchmarks.crash import (WITH_STEP, CrashCase, planned_cases, run_backfill_case,
+                                      run_case, targets)
 
         plan = self.plan
-        names = [t for t in targets(adapter)
-                 if not plan.crash_targets or t in plan.crash_targets]
-        cases: list[tuple[str, str, str, float]] = []  # key, target, detection, bound
-        first, watch_s = CRASH_AT_DEFAULTS.get(adapter.name, (None, 0.0))
-        if first and component_of(first) not in (None, *names):
-            first = None  # its component is not among the plan's targets
-        if plan.crash_at_defaults and first:
-            cases.append((f"{first}, {AT_DEFAULTS}", first, "default", watch_s))
-        tuned = names + ([first] if first and first not in names else [])
-        cases += [(t, t, "tuned", plan.crash_bound_s) for t in tuned]
+        known = targets(adapter)
+        names, cases = planned_cases(plan, adapter.name, known)
+        if not cases:
+            asked = ", ".join(plan.crash_targets)
+            return {"none of the targets asked for": {
+                "target": asked, "step": "–", "date": "–", "verdict": "not run",
+                "error": f"{adapter.name} has none of the targets asked for ({asked}); its "
+                         f"targets: {', '.join(known)}, or a component followed by "
+                         f"'{WITH_STEP}'"}}
         out = {}
         for (key, target, mode, bound), day in zip(cases, plan.crash_dates()):
             detection = adapter.detection()

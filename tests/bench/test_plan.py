@@ -67,6 +67,33 @@ def test_the_crash_preset_gives_each_case_a_date_of_its_own():
     assert narrowed.crash_targets == ("worker", "step process")
 
 
+def test_crash_targets_pick_components_the_step_s_process_or_both_at_once():
+    from benchmarks.crash import planned_cases
+
+    known = ["server", "worker", "step process"]
+    lost_machine = "worker with the step's process"
+    plan = plan_from(options("--preset", "crash"), ["prefect"])
+    names, cases = planned_cases(plan, "prefect", known)
+    assert names == known
+    assert [(key, mode) for key, _, mode, _ in cases] == [
+        (f"{lost_machine}, detection at defaults", "default"), ("server", "tuned"),
+        ("worker", "tuned"), ("step process", "tuned"), (lost_machine, "tuned")]
+    # the lost machine alone: at the defaults (watched as its preset says), then tuned
+    plan = plan_from(options("--preset", "crash", "--crash-targets", lost_machine), ["prefect"])
+    names, cases = planned_cases(plan, "prefect", known)
+    assert names == [lost_machine] and cases == [
+        (f"{lost_machine}, detection at defaults", lost_machine, "default",
+         CRASH_AT_DEFAULTS["prefect"][1]), (lost_machine, lost_machine, "tuned", 180.0)]
+    # the step's process alone: nothing at the defaults, whose kill is another one
+    plan = plan_from(options("--preset", "crash", "--crash-targets", "step process"),
+                     ["prefect"])
+    assert planned_cases(plan, "prefect", known)[1] == [
+        ("step process", "step process", "tuned", 180.0)]
+    # a target the orchestrator does not have: no case
+    plan = plan_from(options("--preset", "crash", "--crash-targets", "scheduler"), ["prefect"])
+    assert planned_cases(plan, "prefect", known) == ([], [])
+
+
 def test_the_hang_outlasts_the_plan_s_timeout():
     plan = BenchPlan.preset("quick", ["luigi"])
     assert plan.step_timeout_s == 15.0
