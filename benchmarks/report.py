@@ -364,7 +364,7 @@ def crash_timelines(results: dict[str, Any]) -> list[dict[str, str]]:
 def render(results: dict[str, Any], folder: Path) -> tuple[Path, Path]:
     """Write ``report.md`` and ``report.html`` next to ``results.json``."""
     env = Environment(loader=PackageLoader("benchmarks", "templates"),
-                      autoescape=select_autoescape(["html", "j2"]))
+                      autoescape=select_autoescape(["html", "html.j2"]))
     env.filters["fmt"] = _fmt
     env.filters["incident"] = _incident
     env.filters["cell"] = _cell

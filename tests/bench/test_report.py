@@ -123,7 +123,8 @@ def rendered(tmp_path_factory):
     per["luigi"]["crash"] = {"luigid": {
         "target": "luigid", "step": "ingest_cdc", "date": "2026-11-06", "pause_s": 5.0,
         "bound_s": 120.0, "took_down": ["luigid --port 8082"], "verdict": "needs a human",
-        "end_state": "failed", "error": "ingest_cdc: worker lost its scheduler\nTraceback",
+        "end_state": "failed",
+        "error": "ingest_cdc: worker lost its scheduler's <socket>\nTraceback",
         "detected_s": 30.9, "detected_as": "run failed",
         "restarted_after_s": 5.2, "ended_after_s": 30.9,
         "detection": {"mode": "default", "settings": {"[worker] ping_interval": "1.0"}},
@@ -145,9 +146,10 @@ def rendered(tmp_path_factory):
             "human": None, "alerts": 0, "attempts": 3, "lost_attempts": ["ingest_cdc"],
             "duplicated_steps": [], "half_written": [], "identical_to_direct": True},
         # what an older results.json holds: no detection settings, no bound
-        "step process": {"target": "step process", "step": "ingest_cdc", "date": "2026-11-08",
-                         "verdict": "not run",
-                         "error": "ingest_cdc never started (the run ended first)"}}
+        "worker with the step's process": {
+            "target": "worker with the step's process", "step": "ingest_cdc",
+            "date": "2026-11-08", "verdict": "not run",
+            "error": "ingest_cdc never started (the run ended first)"}}
     per["luigi"]["bad_input"] = bad_input_results(rerun_skipped=True)
     per["prefect"]["bad_input"] = bad_input_results(rerun_skipped=False)
     results = assemble(BenchPlan(list(adapters)), cfg, adapters, per)
@@ -294,20 +296,24 @@ def test_the_crash_table_has_each_component_killed(rendered):
         ["luigi", "luigid", "ingest_cdc", "default: [worker] ping_interval=1.0", "needs a human",
          "30.90 s (run failed)", "failed after 30.90 s", "python -m workbench_luigi run --date "
          "2026-11-06: success in 13.8 s", "took down 1 process(es); alerts 0; it said: "
-         "ingest_cdc: worker lost its scheduler; processes: luigid --port 8082"],
+         "ingest_cdc: worker lost its scheduler's <socket>; processes: luigid --port 8082"],
         ["prefect", "worker", "ingest_cdc", "tuned: PREFECT_SERVER_SERVICES_LATE_RUNS_LOOP_"
          "SECONDS=5, heartbeat zombie automation=after 30 s", "recovered by itself",
          "3.80 s (ingest_cdc attempt 1 crashed)", "success after 21.10 s", "none",
          "took down 1 process(es); attempts lost: ingest_cdc; alerts 0; processes: prefect "
          "worker start"],
-        ["prefect", "step process", "ingest_cdc", "–", "not run", "–", "–", "none",
+        ["prefect", "worker with the step's process", "ingest_cdc", "–", "not run", "–", "–",
+         "none",
          "ingest_cdc never started (the run ended first)"]]
     assert ("| luigi | luigid | ingest_cdc | default: [worker] ping_interval=1.0 | needs a "
             "human | 30.90 s (run failed) | failed after 30.90 s |") in md
+    # the Markdown says what was said as it was (HTML escapes it, and the parser above reads
+    # it back)
+    assert "it said: ingest_cdc: worker lost its scheduler's <socket>; processes" in md
     assert ("| prefect | worker | ingest_cdc | tuned: PREFECT_SERVER_SERVICES_LATE_RUNS_LOOP_"
             "SECONDS=5, heartbeat zombie automation=after 30 s | recovered by itself |") in md
-    assert ("| prefect | step process | ingest_cdc | – | not run | – | – | none | ingest_cdc "
-            "never started (the run ended first) |") in md
+    assert ("| prefect | worker with the step's process | ingest_cdc | – | not run | – | – | "
+            "none | ingest_cdc never started (the run ended first) |") in md
 
 
 class Figures(HTMLParser):
@@ -355,7 +361,7 @@ def test_each_crash_case_that_ran_has_its_timeline(rendered):
     assert ("- prefect: worker killed during ingest_cdc (detection tuned): killed (0.00 s); "
             "damage shown: ingest_cdc attempt 1 crashed (3.80 s); restarted (5.10 s); run "
             "ended: success (21.10 s)") in md
-    assert "step process killed" not in md + html
+    assert "worker with the step's process killed" not in md + html
 
 
 def test_a_timeline_leaves_out_the_moments_a_case_has_no_time_for():
