@@ -419,8 +419,7 @@ class AirflowAdapter(Adapter):
             self._watched = time.monotonic()
             died = self.components_died()
             if died:
-                raise ComponentDied("; ".join(f"{d['component']} died, found at {d['time']}"
-                                              for d in died))
+                raise ComponentDied.of(died)
 
     def _prepare(self, pipeline: str, env: dict[str, str] | None) -> AirflowApi:
         """Start (or restart, when the tasks' environment changes), write the fault plan,

@@ -8,6 +8,7 @@ all in the shapes below, so the harness compares orchestrators without knowing t
 from __future__ import annotations
 
 import abc
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import date as Date
 from datetime import datetime, timezone
@@ -79,6 +80,24 @@ def _timestamp(text: str | None) -> float | None:
 
 class ComponentDied(RuntimeError):
     """A component of the orchestrator's services died while the adapter waited on it."""
+
+    @classmethod
+    def of(cls, incidents: list[dict[str, Any]]) -> "ComponentDied":
+        """The error for ``incidents`` (from :meth:`Adapter.components_died`): which died,
+        when it was found, and the last error its log shows, if any."""
+        parts = []
+        for incident in incidents:
+            text = f"{incident['component']} died, found at {incident['time']}"
+            said = last_error(incident.get("log_tail") or "")
+            parts.append(f"{text} (its log's last error: {said})" if said else text)
+        return cls("; ".join(parts))
+
+
+def last_error(log: str) -> str:
+    """The last line of ``log`` that names a Python exception (``...Error: ...``), or ''."""
+    found = [line.strip() for line in log.splitlines()
+             if re.match(r"^[\w.]*(Error|Exception)\b", line.strip())]
+    return found[-1][:300] if found else ""
 
 
 @dataclass

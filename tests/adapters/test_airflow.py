@@ -1,6 +1,9 @@
 """The Airflow adapter through Airflow's real scheduler: api-server, scheduler, dag-processor
-and triggerer started by the service command (SQLite metadata DB in a temporary home), driven
-and read back through the REST API v2. One set of services for the whole module:
+and triggerer started by the service command on the production profile (the metadata in
+PostgreSQL, as Airflow's docs ask for anything beyond development: on SQLite, a backfill whose
+creation meets the database's write lock is deleted again while the scheduler is already
+creating its task instances, and the scheduler dies of it), driven and read back through the
+REST API v2. One set of services for the whole module:
 
 - a 3-day backfill created with ``POST /api/v2/backfills`` runs 2 runs at a time; its
   partitions equal the direct runner's;
@@ -27,12 +30,13 @@ from benchmarks.adapters.base import ComponentDied
 from pipelines_core.alerts import read_alerts
 from pipelines_core.faults import plan_to_env
 from pipelines_core.ledger import Ledger
-from pipelines_core.procs import poll_until, port_open
+from pipelines_core import testing
+from pipelines_core.postgres import PostgresServer
+from pipelines_core.procs import free_port, poll_until, port_open
 from pipelines_core.runner import backfill as direct_backfill
 from pipelines_core.runner import date_range, run_pipeline
 from pipelines_core.spec import get_pipeline
 from pipelines_core.steps.etl import regions
-from pipelines_core.testing import generate_exports
 from pipelines_core.verify import output_checksums
 
 ETL, ML = "customer_daily_etl", "lead_scoring_mlops"
@@ -50,25 +54,28 @@ WAIT_S = 1800  # an upper bound for a machine shared by many
 
 
 @pytest.fixture(scope="module")
-def adapter(connect_config, tmp_path_factory):
+def adapter(connect_config):
     # The sensor pokes seldom: the backfilled dates' exports are there at once, and the
-    # scheduler's own latest cron run (today, no export) should not load SQLite for long.
-    root = tmp_path_factory.mktemp("airflow-adapter")
-    cfg = connect_config.replace(lake_root=root / "lake", state_dir=root / "state",
-                                 step_timeout_s=STEP_TIMEOUT_S, sensor_poke_s=5.0,
-                                 sensor_timeout_s=20.0)
-    adapter = AirflowAdapter(cfg, home=root / "home", namespace="airflow_scheduler",
-                             sql_alchemy_conn="", asset_triggers=True,
-                             task_env={"WORKBENCH_AIRFLOW_DEADLINE_S": str(DEADLINE_S)})
-    adapter.start()
-    adapter.api.unpause(ML)  # so that fresh silver customers start it
-    # Unpaused now, the scheduler's latest cron run (today, no export: its sensor times out)
-    # is created before the backfill rather than racing its creation for SQLite's lock.
-    adapter.api.unpause(ETL)
-    try:
-        yield adapter
-    finally:
-        adapter.stop()
+    # scheduler's own latest cron run (today, no export) should not keep it busy for long.
+    # A folder the postgres user may pass through: the server runs as that user under root.
+    with testing.traversable_root("wb-airflow-adapter-") as root:
+        cfg = connect_config.replace(lake_root=root / "lake", state_dir=root / "state",
+                                     postgres_port=free_port(), step_timeout_s=STEP_TIMEOUT_S,
+                                     sensor_poke_s=5.0, sensor_timeout_s=20.0)
+        adapter = AirflowAdapter(cfg, home=root / "home", namespace="airflow_scheduler",
+                                 sql_alchemy_conn="", asset_triggers=True,
+                                 task_env={"WORKBENCH_AIRFLOW_DEADLINE_S": str(DEADLINE_S)})
+        adapter.use_profile("production")
+        try:
+            adapter.start()
+            adapter.api.unpause(ML)  # so that fresh silver customers start it
+            # Unpaused now, the scheduler's latest cron run (today, no export: its sensor
+            # times out) is created before the backfill rather than beside it.
+            adapter.api.unpause(ETL)
+            yield adapter
+        finally:
+            adapter.stop()
+            PostgresServer(adapter.config).stop()  # started by the services' up
         status = adapter.service.status()
         assert [c["health"] for c in status["components"]] == ["down"] * 4
         assert not port_open(adapter.service.port)
@@ -80,7 +87,7 @@ def adapter(connect_config, tmp_path_factory):
 def reference(adapter):
     """The direct runner's checksums of both pipelines for every date, per pipeline."""
     ref = adapter.config.replace(namespace="reference", orchestrator="direct")
-    generate_exports(ref, DAYS)
+    testing.generate_exports(ref, DAYS)
     assert [o.state for o in direct_backfill(get_pipeline(ETL), DAYS, ref, parallelism=2)] \
         == ["success"] * len(DAYS)
     for day in DAYS:
@@ -90,7 +97,7 @@ def reference(adapter):
 
 @pytest.fixture(scope="module")
 def backfill(adapter, request):
-    generate_exports(adapter.config, DAYS)
+    testing.generate_exports(adapter.config, DAYS)
     with ThreadPoolExecutor(1) as pool:
         running = pool.submit(adapter.backfill, ETL, START, END, parallelism=2,
                               env=plan_to_env(FAULTS), timeout_s=WAIT_S)
@@ -249,12 +256,12 @@ def test_settings_name_what_the_adapter_changed(adapter):
     settings = adapter.settings
     assert settings["AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE"] == "True"  # asset_triggers
     assert settings["AIRFLOW__METRICS__STATSD_PORT"] == str(adapter.metrics.port)
-    assert settings["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("sqlite:///")
+    assert settings["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql")
     assert settings["AIRFLOW__API__PORT"] == str(adapter.service.port)
 
 
 def test_a_dead_scheduler_is_recorded_and_nothing_restarts_it(ml_runs, adapter):
-    """Killed (as a write conflict on SQLite once killed it), the scheduler is found down
+    """Killed (as a write conflict on SQLite kills it), the scheduler is found down
     before the next run and recorded with its log's tail; the run ends at once with the
     reason, and nothing starts the scheduler again. Restarted by hand, as an operator would,
     the next run goes through and no new incident appears."""
