@@ -84,20 +84,29 @@ class ComponentDied(RuntimeError):
     @classmethod
     def of(cls, incidents: list[dict[str, Any]]) -> "ComponentDied":
         """The error for ``incidents`` (from :meth:`Adapter.components_died`): which died,
-        when it was found, and the last error its log shows, if any."""
+        when it was found, and the last exception its log's tail shows, if any."""
         parts = []
         for incident in incidents:
             text = f"{incident['component']} died, found at {incident['time']}"
-            said = last_error(incident.get("log_tail") or "")
-            parts.append(f"{text} (its log's last error: {said})" if said else text)
+            said = raised((incident.get("log_tail") or "").splitlines())
+            parts.append(f"{text} (its log's last error: {said[:300]})" if said else text)
         return cls("; ".join(parts))
 
 
-def last_error(log: str) -> str:
-    """The last line of ``log`` that names a Python exception (``...Error: ...``), or ''."""
-    found = [line.strip() for line in log.splitlines()
-             if re.match(r"^[\w.]*(Error|Exception)\b", line.strip())]
-    return found[-1][:300] if found else ""
+def raised(lines: list[str]) -> str | None:
+    """``Type: message`` of the last exception a traceback in ``lines`` ends with. ``lines``
+    may begin inside one (a log's tail that cut its header off): its first unindented line
+    then counts only if it reads like an exception (``dotted.Name: message``)."""
+    found, inside = None, "cut" if lines and lines[0].startswith("  ") else ""
+    for ln in lines:
+        if ln.startswith("Traceback (most recent call last):"):
+            inside = "whole"
+        elif inside and ln and not ln.startswith(" "):
+            kind, sep, message = ln.partition(": ")
+            if inside == "whole" or re.fullmatch(r"[A-Za-z_][\w.]*", kind):
+                found = f"{kind.rpartition('.')[2]}{sep}{message}"
+            inside = ""
+    return found
 
 
 @dataclass

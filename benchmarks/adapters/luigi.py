@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from benchmarks.adapters.base import (Adapter, AttemptView, BackfillView, Capabilities, Probe,
-                                      RunView, StepView)
+                                      RunView, StepView, raised)
 from benchmarks.adapters.luigi_api import HistoryTask, LuigidClient
 from benchmarks.adapters.service import ServiceCommand, impl_dir, impl_python
 from pipelines_core.postgres import PostgresServer
@@ -363,7 +363,7 @@ class LuigiAdapter(Adapter):
         for n, (a, lines) in enumerate(attempts, start=1):
             error = None
             if a.state == "failed":
-                error = _raised(lines) or next(
+                error = raised(lines) or next(
                     (m.group(1) for m in map(_FAILED.search, lines) if m), None)
             views.append(AttemptView(n, a.state, a.start.isoformat(),
                                      a.end.isoformat() if a.end else None, a.duration_s,
@@ -383,20 +383,6 @@ class LuigiAdapter(Adapter):
                 tail = self.client.fetch_error(task.task_id).strip().splitlines()
                 views[-1].error = tail[-1] if tail else None
         return StepView(task.step, state, task.params.get("region"), views)
-
-
-def _raised(lines: list[str]) -> str | None:
-    """``Type: message`` of the last exception a traceback in ``lines`` ends with (Luigi logs
-    the task's exception with its traceback when an attempt fails)."""
-    found, inside = None, False
-    for ln in lines:
-        if ln.startswith("Traceback (most recent call last):"):
-            inside = True
-        elif inside and ln and not ln.startswith(" "):
-            kind, sep, message = ln.partition(": ")
-            found = f"{kind.rpartition('.')[2]}{sep}{message}"
-            inside = False
-    return found
 
 
 def _pretty(task: HistoryTask) -> str:
